@@ -1,0 +1,22 @@
+# signal-triage, installed exactly as the README does: torch 2.13.0 (CPU) first, then the project.
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    SIGNAL_TRIAGE_DATA_DIR=/var/lib/signal-triage
+
+WORKDIR /app
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY ingest ingest
+COPY classifier classifier
+COPY triage triage
+COPY api api
+COPY data data
+RUN pip install -e . && mkdir -p /var/lib/signal-triage
+
+VOLUME /var/lib/signal-triage
+# Default: replay the bundled demo day. Override the command for other subcommands.
+CMD ["triage", "demo", "--report", "/var/lib/signal-triage/demo-report.json"]

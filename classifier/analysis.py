@@ -1,0 +1,101 @@
+"""Per-post analysis: one encoder pass yields the embedding, problem probability, category and sentiment.
+
+The embedding handed to clustering is the base model's own normalised sentence embedding (of the text
+after :func:`classifier.text.prepare_text`), so heads can be retrained or swapped without moving clusters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from classifier.artifact import ModelArtifact, default_artifact_dir, load_artifact
+from classifier.encoder import encode_normalized, load_sentence_encoder
+from classifier.language import detect_language
+from classifier.text import prepare_text
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+PROBLEM_LABEL = "problem"
+
+
+@dataclass(frozen=True)
+class PostAnalysis:
+    """What the classifier says about one post.
+
+    ``category`` is ``None`` unless ``problem_probability`` reaches the artifact's threshold.
+    ``language`` is best-effort (see :mod:`classifier.language`); scores of non-``en`` posts come from
+    English-trained heads and should not be trusted.
+    """
+
+    embedding: np.ndarray
+    problem_probability: float
+    category: str | None
+    sentiment: str
+    sentiment_scores: dict[str, float]
+    language: str
+
+
+class Analyzer:
+    """The encoder (loaded once) plus one artifact's heads."""
+
+    def __init__(self, encoder: SentenceTransformer, artifact: ModelArtifact) -> None:
+        self._encoder = encoder
+        self._artifact = artifact
+        self.model_version: str = artifact.version
+        self.problem_threshold: float = artifact.problem_threshold
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """(n, 384) float32 normalised embeddings, for service descriptions and change summaries."""
+        return encode_normalized(self._encoder, [prepare_text(text) for text in texts], batch_size)
+
+    def analyze(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[PostAnalysis]:
+        """Analyse posts in one encoder pass each; results come back in input order.
+
+        Texts are length-sorted internally to cut padding; ``progress(n_done)`` is called after each
+        batch with the number of texts of this call finished so far.
+        """
+        embeddings = encode_normalized(self._encoder, [prepare_text(text) for text in texts], batch_size,
+                                       progress)
+        return self.analyze_embeddings(texts, embeddings)
+
+    def analyze_embeddings(self, texts: Sequence[str], embeddings: np.ndarray) -> list[PostAnalysis]:
+        """Apply the heads to embeddings already computed for ``texts`` (used by benchmarks/backends)."""
+        artifact = self._artifact
+        problem_index = artifact.problem.labels.index(PROBLEM_LABEL)
+        problem = artifact.problem.predict_proba(embeddings)[:, problem_index]
+        categories = artifact.category.predict(embeddings)
+        sentiment = artifact.sentiment.predict_proba(embeddings)
+        labels = artifact.sentiment.labels
+        results = []
+        for row, text in enumerate(texts):
+            scores = {label: float(sentiment[row, column]) for column, label in enumerate(labels)}
+            results.append(PostAnalysis(
+                embedding=embeddings[row],
+                problem_probability=float(problem[row]),
+                category=categories[row] if problem[row] >= self.problem_threshold else None,
+                sentiment=max(scores, key=lambda label: scores[label]),
+                sentiment_scores=scores,
+                language=detect_language(text),
+            ))
+        return results
+
+
+def load_analyzer(artifact_dir: Path | None = None) -> Analyzer:
+    """Analyzer for ``artifact_dir`` (default: the committed default version).
+
+    Raises :class:`classifier.artifact.ModelArtifactError` (a ``ValueError``) when the artifact is missing
+    or corrupt; the artifact is verified before the (slower) encoder is loaded.
+    """
+    artifact = load_artifact(artifact_dir if artifact_dir is not None else default_artifact_dir())
+    return Analyzer(load_sentence_encoder(), artifact)

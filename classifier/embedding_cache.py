@@ -1,0 +1,60 @@
+"""Disk cache of encoder embeddings for training and evaluation (in the git-ignored ``.cache/``).
+
+Keyed by a hash of the exact model input text, per named pool, so reruns of training and benchmarks skip
+the encoder (the slow part on CPU: a few hundred short texts per second) for texts already seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from classifier.encoder import EMBEDDING_DIM, encode_normalized
+from classifier.paths import cache_dir
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def text_key(text: str) -> str:
+    """Stable key of one model input."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _cache_file(pool: str) -> Path:
+    folder = cache_dir() / "embeddings"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{pool}.npz"
+
+
+def cached_embeddings(
+    model: Callable[[], SentenceTransformer],
+    texts: Sequence[str],
+    pool: str,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Embeddings of ``texts`` (input order), encoding only texts missing from the ``pool`` cache.
+
+    ``model`` is a zero-argument loader, called only when something must be encoded, so a warm cache
+    never loads the encoder at all.
+    """
+    path = _cache_file(pool)
+    known: dict[str, np.ndarray] = {}
+    if path.is_file():
+        with np.load(path) as stored:
+            known = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+    keys = [text_key(text) for text in texts]
+    missing = sorted({key: index for index, key in enumerate(keys) if key not in known}.values())
+    if missing:
+        vectors = encode_normalized(model(), [texts[index] for index in missing], batch_size, progress)
+        for index, vector in zip(missing, vectors, strict=True):
+            known[keys[index]] = vector
+        np.savez(path, keys=np.array(list(known)), vectors=np.stack(list(known.values())).astype(np.float32))
+    if not keys:
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    return np.stack([known[key] for key in keys]).astype(np.float32)

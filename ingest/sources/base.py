@@ -1,0 +1,45 @@
+"""The one interface every source implements.
+
+A source turns its own records into ``Post``, ``ChangeEvent`` and ``Service``
+records and says where it stopped (its cursor). The runner stores the cursor
+in the same transaction as the records, so a restart resumes exactly there and
+a replayed page stores nothing twice (posts are unique by source and id).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.errors import InvalidRecordError
+from ingest.records import ChangeEvent, Post, Service
+
+Cursor = dict[str, Any]
+
+
+@dataclass
+class SourceBatch:
+    """What one read of a source produced; ``cursor`` is where the next read starts."""
+
+    posts: list[Post] = field(default_factory=list)
+    changes: list[ChangeEvent] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    skipped: list[InvalidRecordError] = field(default_factory=list)
+    cursor: Cursor = field(default_factory=dict)
+
+    @property
+    def record_count(self) -> int:
+        return len(self.posts) + len(self.changes) + len(self.services)
+
+
+class Source(ABC):
+    """A place posts (and possibly change events) come from."""
+
+    #: the name the configuration uses for this kind of source
+    kind: str
+
+    @abstractmethod
+    def read(self, cursor: Cursor) -> Iterator[SourceBatch]:
+        """Yield batches from ``cursor`` on; each batch's cursor covers it and all before."""

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from tests.factories import near, triage_post, unit_vector
+from triage.clustering import RESOLVED, SUBSIDING, ClusterBook
+from triage.settings import ClusteringSettings
+
+
+def test_a_lone_post_waits_in_the_pool() -> None:
+    book = ClusterBook(ClusteringSettings())
+    assert book.place(triage_post(1, 0, "a", unit_vector(1))) is None
+    assert len(book.pending) == 1 and book.clusters == {}
+
+
+def test_a_cluster_is_born_only_from_distinct_authors() -> None:
+    settings = ClusteringSettings(birth_distinct_authors=3)
+    book = ClusterBook(settings)
+    theme = unit_vector(1)
+    for number in range(5):
+        assert book.place(triage_post(number, number, "same-author", near(theme, number, 0.2))) is None
+    born = book.place(triage_post(10, 6, "b", near(theme, 10, 0.2)))
+    assert born is None
+    born = book.place(triage_post(11, 7, "c", near(theme, 11, 0.2)))
+    assert born is not None and born.distinct_authors == 3 and len(born.members) == 7
+
+
+def test_later_posts_join_the_nearest_live_cluster() -> None:
+    book = ClusterBook(ClusteringSettings(birth_distinct_authors=2))
+    first, second = unit_vector(1), unit_vector(2)
+    for number, theme in enumerate([first, first, second, second]):
+        book.place(triage_post(number, number, f"a{number}", near(theme, number, 0.2)))
+    assert len(book.live) == 2
+    joined = book.place(triage_post(9, 9, "z", near(second, 9, 0.2)))
+    assert joined is not None and joined.key == "cl-00002"
+
+
+def test_quiet_clusters_subside_then_resolve_and_take_no_more_posts() -> None:
+    settings = ClusteringSettings(birth_distinct_authors=2)
+    book = ClusterBook(settings)
+    theme = unit_vector(1)
+    for number in range(3):
+        book.place(triage_post(number, number, f"a{number}", near(theme, number, 0.2)))
+    cluster = book.live[0]
+    start = cluster.last_post_at
+    book.update_lifecycle(start + settings.quiet_minutes_to_subside * 60)
+    assert cluster.state == SUBSIDING
+    assert book.update_lifecycle(start + settings.quiet_minutes_to_resolve * 60) == [cluster]
+    assert cluster.state == RESOLVED and book.live == []
+    again = book.place(triage_post(20, 500, "late", near(theme, 20, 0.2)))
+    assert again is None  # a recurrence starts over in the pool, as a new cluster
+
+
+def test_close_clusters_merge_unless_a_person_split_them() -> None:
+    settings = ClusteringSettings(birth_distinct_authors=2, merge_similarity=0.5)
+    book = ClusterBook(settings)
+    theme = unit_vector(1)
+    first = book._new_cluster(0)
+    second = book._new_cluster(0)
+    for number in range(3):
+        first.add(triage_post(number, number, f"a{number}", near(theme, number, 0.2)))
+        second.add(triage_post(10 + number, number, f"b{number}", near(theme, 10 + number, 0.2)))
+    second.cannot_link.add(first.key)
+    assert book.find_merges() == []
+    second.cannot_link.clear()
+    [(survivor, absorbed)] = book.find_merges()
+    book.merge(survivor, absorbed)
+    assert book.resolve_key(absorbed.key) is survivor and len(survivor.members) == 6

@@ -1,0 +1,69 @@
+"""`triage model ...`: train (and later promote) classifier artifacts.
+
+Presentation only: the work is :func:`classifier.training.train_artifact`, the same function notebooks call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from classifier.artifact import ModelArtifactError
+from classifier.paths import ARTIFACTS_DIR, SharedDataMissingError
+from classifier.training import TrainingOptions, train_artifact
+
+model_app = typer.Typer(help="Train and inspect the post classifier (problem report, category, sentiment).")
+console = Console(stderr=True)
+
+
+def _progress_factory(progress: Progress) -> Callable[[str, int], Callable[[int], None]]:
+    """Per-pool encoding callbacks; a bar appears only when a pool actually needs encoding."""
+
+    def factory(pool: str, total: int) -> Callable[[int], None]:
+        task: list[int] = []
+
+        def advance(done: int) -> None:
+            if not task:
+                task.append(progress.add_task(f"encoding {pool}", total=None))
+            progress.update(task[0], completed=done)
+
+        return advance
+
+    return factory
+
+
+@model_app.command("train")
+def train(
+    output_dir: Path = typer.Option(ARTIFACTS_DIR, "--output-dir", help="Folder holding artifact versions."),
+    version: str = typer.Option("v1", "--version", help="Version folder name to write, e.g. v2."),
+    seed: int = typer.Option(13, "--seed", help="Seed of the SemEval subsamples (everything else is deterministic)."),
+    sentiment_sample: int = typer.Option(
+        0, "--sentiment-sample", help="Sentiment training tweets to use from the SemEval pool; 0 = all."
+    ),
+    noise_sample: int = typer.Option(
+        6000, "--noise-sample", help="General tweets used as problem-report negatives (train part)."
+    ),
+    set_default: bool = typer.Option(
+        False, "--set-default/--no-set-default", help="Point artifacts/DEFAULT at this version."
+    ),
+) -> None:
+    """Train the heads on frozen MiniLM embeddings and write a versioned artifact with its model card."""
+    options = TrainingOptions(seed=seed, sentiment_sample=sentiment_sample, noise_sample=noise_sample)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            report = train_artifact(
+                output_dir, version, options, progress=_progress_factory(progress), set_default=set_default,
+                log=lambda message: progress.console.log(message),
+            )
+    except (SharedDataMissingError, ModelArtifactError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    sentiment = report.metrics["sentiment"]["tweeteval_test_macro_recall"]
+    console.print(f"wrote {report.artifact_dir} — TweetEval test macro recall {100 * sentiment:.1f}")
+    for dataset, scores in report.metrics["problem"]["test"].items():
+        console.print(f"  problem F1 {dataset}: {scores['f1']:.3f} (flagged {100 * scores['flagged_rate']:.1f} %)")

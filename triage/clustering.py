@@ -1,0 +1,210 @@
+"""Online grouping of problem reports into clusters.
+
+A report joins the nearest live cluster when it is close enough; otherwise it
+waits in a pending pool. A cluster is born from the pool only when enough
+*distinct authors* say the same thing within a window (a density rule: one
+post and its neighbours), so a lone rant never becomes a cluster. Clusters
+that go quiet subside and then resolve; a resolved cluster takes no new
+posts, so a recurrence is a new cluster (and a new signal).
+
+Human decisions are constraints: ``cannot_link`` keeps split clusters apart
+on every later pass, and a merged cluster forwards to its survivor.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from triage.events import TriagePost
+from triage.settings import ClusteringSettings
+
+EMERGING, ACTIVE, SUBSIDING, RESOLVED = "emerging", "active", "subsiding", "resolved"
+
+
+@dataclass
+class Cluster:
+    key: str
+    born_at: float
+    members: list[TriagePost] = field(default_factory=list)
+    authors: dict[str, int] = field(default_factory=dict)
+    vector_sum: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float64))
+    centroid: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float32))
+    state: str = EMERGING
+    escalated: bool = False
+    muted_until: float | None = None
+    merged_into: str | None = None
+    cannot_link: set[str] = field(default_factory=set)
+
+    @property
+    def first_post_at(self) -> float:
+        return self.members[0].time
+
+    @property
+    def last_post_at(self) -> float:
+        return self.members[-1].time
+
+    @property
+    def distinct_authors(self) -> int:
+        return len(self.authors)
+
+    def add(self, post: TriagePost) -> None:
+        if self.members and post.time < self.members[-1].time:
+            self.members.append(post)
+            self.members.sort(key=lambda member: (member.time, member.post_id))
+        else:
+            self.members.append(post)
+        self.authors[post.author] = self.authors.get(post.author, 0) + 1
+        self.vector_sum += post.embedding
+        norm = float(np.linalg.norm(self.vector_sum))
+        self.centroid = (self.vector_sum / norm).astype(np.float32) if norm else self.centroid
+
+    def authors_since(self, since: float) -> set[str]:
+        """Distinct authors who posted at or after ``since`` (members are time-ordered)."""
+        authors: set[str] = set()
+        for member in reversed(self.members):
+            if member.time < since:
+                break
+            authors.add(member.author)
+        return authors
+
+    def is_muted(self, now: float) -> bool:
+        return self.muted_until is not None and now < self.muted_until
+
+
+class ClusterBook:
+    """Every cluster of one tenant, the live ones indexed for nearest-centroid search."""
+
+    def __init__(self, settings: ClusteringSettings) -> None:
+        self.settings = settings
+        self.clusters: dict[str, Cluster] = {}
+        self.live: list[Cluster] = []
+        self.pending: deque[TriagePost] = deque()
+        self._centroids = np.zeros((0, 384), dtype=np.float32)
+        self._centroids_stale = False
+        self._next_number = 1
+
+    # -- placing posts -----------------------------------------------------------------------
+    def place(self, post: TriagePost) -> Cluster | None:
+        """Put a problem report in a cluster (existing or newly born); None while it waits."""
+        nearest = self._nearest_live(post.embedding)
+        if nearest is not None:
+            nearest.add(post)
+            self._centroids_stale = True
+            return nearest
+        self._forget_pending_before(post.time - self.settings.birth_window_minutes * 60)
+        self.pending.append(post)
+        return self._try_birth(post)
+
+    def _nearest_live(self, embedding: np.ndarray) -> Cluster | None:
+        if not self.live:
+            return None
+        similarities = self.centroid_matrix() @ embedding
+        best = int(np.argmax(similarities))
+        if similarities[best] >= self.settings.join_similarity:
+            return self.live[best]
+        return None
+
+    def centroid_matrix(self) -> np.ndarray:
+        if self._centroids_stale or len(self._centroids) != len(self.live):
+            self._centroids = (
+                np.stack([cluster.centroid for cluster in self.live])
+                if self.live
+                else np.zeros((0, 384), dtype=np.float32)
+            )
+            self._centroids_stale = False
+        return self._centroids
+
+    def _forget_pending_before(self, time: float) -> None:
+        while self.pending and self.pending[0].time < time:
+            self.pending.popleft()
+
+    def _try_birth(self, seed: TriagePost) -> Cluster | None:
+        pool = list(self.pending)
+        vectors = np.stack([post.embedding for post in pool])
+        similarities = vectors @ seed.embedding
+        neighbours = [post for post, similarity in zip(pool, similarities, strict=True)
+                      if similarity >= self.settings.birth_similarity]
+        if len({post.author for post in neighbours}) < self.settings.birth_distinct_authors:
+            return None
+        cluster = self._new_cluster(seed.time)
+        for post in neighbours:
+            cluster.add(post)
+        taken = {post.post_id for post in neighbours}
+        # pending posts close to the new centroid belong to it too
+        for post in pool:
+            if post.post_id not in taken and float(post.embedding @ cluster.centroid) >= self.settings.join_similarity:
+                cluster.add(post)
+                taken.add(post.post_id)
+        self.pending = deque(post for post in self.pending if post.post_id not in taken)
+        return cluster
+
+    def _new_cluster(self, time: float) -> Cluster:
+        cluster = Cluster(key=f"cl-{self._next_number:05d}", born_at=time)
+        self._next_number += 1
+        self.clusters[cluster.key] = cluster
+        self.live.append(cluster)
+        self._centroids_stale = True
+        return cluster
+
+    # -- lifecycle and merges ----------------------------------------------------------------
+    def update_lifecycle(self, now: float) -> list[Cluster]:
+        """Move quiet clusters to subsiding/resolved; returns the clusters resolved now."""
+        resolved: list[Cluster] = []
+        subside_after = self.settings.quiet_minutes_to_subside * 60
+        resolve_after = self.settings.quiet_minutes_to_resolve * 60
+        for cluster in self.live:
+            quiet = now - cluster.last_post_at
+            if quiet >= resolve_after:
+                cluster.state = RESOLVED
+                resolved.append(cluster)
+            elif quiet >= subside_after:
+                cluster.state = SUBSIDING
+            elif cluster.state == SUBSIDING:
+                cluster.state = ACTIVE if cluster.escalated else EMERGING
+        if resolved:
+            self.live = [cluster for cluster in self.live if cluster.state != RESOLVED]
+            self._centroids_stale = True
+        return resolved
+
+    def merge(self, survivor: Cluster, absorbed: Cluster) -> None:
+        """Fold ``absorbed`` into ``survivor``; the absorbed key forwards there from now on."""
+        for post in absorbed.members:
+            survivor.add(post)
+        survivor.cannot_link |= absorbed.cannot_link
+        survivor.escalated = survivor.escalated or absorbed.escalated
+        absorbed.merged_into = survivor.key
+        absorbed.state = RESOLVED
+        self.live = [cluster for cluster in self.live if cluster is not absorbed]
+        self._centroids_stale = True
+
+    def find_merges(self) -> list[tuple[Cluster, Cluster]]:
+        """Pairs of live clusters close enough to be one problem (survivor first)."""
+        if len(self.live) < 2:
+            return []
+        matrix = self.centroid_matrix()
+        similarities = matrix @ matrix.T
+        np.fill_diagonal(similarities, -1.0)
+        pairs: list[tuple[Cluster, Cluster]] = []
+        used: set[str] = set()
+        rows, cols = np.nonzero(np.triu(similarities >= self.settings.merge_similarity))
+        for row, col in sorted(zip(rows.tolist(), cols.tolist(), strict=True),
+                               key=lambda pair: -similarities[pair[0], pair[1]]):
+            first, second = self.live[row], self.live[col]
+            if first.key in used or second.key in used:
+                continue
+            if second.key in first.cannot_link or first.key in second.cannot_link:
+                continue
+            survivor, absorbed = sorted((first, second), key=lambda c: (-len(c.members), c.key))
+            pairs.append((survivor, absorbed))
+            used |= {first.key, second.key}
+        return pairs
+
+    def resolve_key(self, key: str) -> Cluster:
+        """The cluster a key stands for now, following merges."""
+        cluster = self.clusters[key]
+        while cluster.merged_into is not None:
+            cluster = self.clusters[cluster.merged_into]
+        return cluster

@@ -1,0 +1,191 @@
+"""The triage state machine: analysed posts and changes in, signal decisions out.
+
+It is fed in event-time order by a runner (the replay, the embedded
+scheduler) and never reads a clock: ``now`` is always the time of the event
+being processed or the tick being run. The same inputs therefore give the same
+clusters and decisions, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from triage.catalog import ServiceCatalog
+from triage.clustering import ACTIVE, Cluster, ClusterBook
+from triage.correlation import RankedChange, lead_over_alert_minutes, rank_likely_causes
+from triage.detection import DetectionVerdict, evaluate_cluster, severity_for
+from triage.events import TriagePost, TriageChange
+from triage.history import ComplaintHistory
+from triage.labels import BackgroundTerms, label_for
+from triage.settings import Settings
+
+TRIGGER, UPDATE, RESOLVE = "trigger", "update", "resolve"
+
+
+@dataclass
+class Signal:
+    """The customer-impact signal of one cluster, as the incident platform should see it."""
+
+    dedup_key: str
+    cluster_key: str
+    first_triggered_at: float
+    onset: float
+    severity: str
+    service: str | None
+    causes: list[RankedChange]
+    verdict: DetectionVerdict
+    state: str = "open"
+    resolved_at: float | None = None
+    merged_into: str | None = None
+    lead_over_alert_minutes: float | None = None
+    history: list[tuple[float, str, str]] = field(default_factory=list)
+
+    @property
+    def top_change(self) -> str | None:
+        return self.causes[0].change_id if self.causes else None
+
+
+@dataclass(frozen=True)
+class SignalDecision:
+    """Something to tell the incident platform: open, update or resolve a signal."""
+
+    action: str
+    dedup_key: str
+    cluster_key: str
+    at: float
+    detail: str
+
+
+class TriageEngine:
+    def __init__(self, settings: Settings, catalog: ServiceCatalog, tenant: str = "default") -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.tenant = tenant
+        self.book = ClusterBook(settings.clustering)
+        self.history = ComplaintHistory(settings.policy.baseline_hours * 3600)
+        self.background = BackgroundTerms()
+        self.changes: list[TriageChange] = []
+        self.signals: dict[str, Signal] = {}
+        self.signal_of_cluster: dict[str, str] = {}
+        self.decisions: list[SignalDecision] = []
+        self.posts_seen = 0
+        self.problem_posts = 0
+
+    # -- input ---------------------------------------------------------------------------------
+    def add_change(self, change: TriageChange) -> None:
+        self.changes.append(change)
+        if change.kind == "alert":
+            self._note_alert(change)
+
+    def add_post(self, post: TriagePost) -> None:
+        self.posts_seen += 1
+        if post.problem_probability < self.settings.clustering.problem_threshold:
+            return
+        self.problem_posts += 1
+        self.history.add(post.time, post.embedding)
+        self.background.add(post.text)
+        cluster = self.book.place(post)
+        if cluster is not None:
+            self._consider_trigger(cluster, post.time)
+
+    def tick(self, now: float) -> None:
+        """Periodic pass: merges, lifecycle, signal updates and resolutions."""
+        self.history.forget_before(now - self.settings.policy.baseline_hours * 3600)
+        for survivor, absorbed in self.book.find_merges():
+            self.book.merge(survivor, absorbed)
+            self._merge_signals(survivor, absorbed, now)
+        for cluster in self.book.update_lifecycle(now):
+            self._resolve_signal(cluster, now)
+        for key in sorted(self.signal_of_cluster):
+            signal = self.signals[self.signal_of_cluster[key]]
+            if signal.state == "open":
+                self._refresh_signal(self.book.clusters[key], signal, now)
+
+    # -- decisions -----------------------------------------------------------------------------
+    def _consider_trigger(self, cluster: Cluster, now: float) -> None:
+        if cluster.escalated or cluster.is_muted(now):
+            return
+        verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
+        if not verdict.triggered:
+            return
+        cluster.escalated = True
+        cluster.state = ACTIVE
+        window_start = now - self.settings.policy.window_minutes * 60
+        onset = next(member.time for member in cluster.members if member.time >= window_start)
+        service = self.catalog.match(cluster).service
+        signal = Signal(
+            dedup_key=f"{self.tenant}:{cluster.key}",
+            cluster_key=cluster.key,
+            first_triggered_at=now,
+            onset=onset,
+            severity=severity_for(cluster.distinct_authors, self.settings.policy),
+            service=service,
+            causes=rank_likely_causes(onset, service, cluster.centroid, self.changes, self.settings.correlation),
+            verdict=verdict,
+        )
+        self.signals[signal.dedup_key] = signal
+        self.signal_of_cluster[cluster.key] = signal.dedup_key
+        self._decide(TRIGGER, signal, now, verdict.explain())
+
+    def _refresh_signal(self, cluster: Cluster, signal: Signal, now: float) -> None:
+        severity = severity_for(cluster.distinct_authors, self.settings.policy)
+        service = self.catalog.match(cluster).service
+        causes = rank_likely_causes(signal.onset, service, cluster.centroid, self.changes, self.settings.correlation)
+        top_before = signal.top_change
+        changed = severity != signal.severity or service != signal.service
+        signal.severity, signal.service, signal.causes = severity, service, causes
+        if changed or signal.top_change != top_before:
+            self._decide(UPDATE, signal, now, f"severity {severity}, service {service}, cause {signal.top_change}")
+
+    def _resolve_signal(self, cluster: Cluster, now: float) -> None:
+        key = self.signal_of_cluster.get(cluster.key)
+        if key is None or self.signals[key].state != "open":
+            return
+        signal = self.signals[key]
+        signal.state, signal.resolved_at = "resolved", now
+        self._decide(RESOLVE, signal, now, "no new reports: cluster resolved")
+
+    def _merge_signals(self, survivor: Cluster, absorbed: Cluster, now: float) -> None:
+        absorbed_key = self.signal_of_cluster.pop(absorbed.key, None)
+        if absorbed_key is None:
+            return
+        absorbed_signal = self.signals[absorbed_key]
+        survivor_key = self.signal_of_cluster.get(survivor.key)
+        if survivor_key is None:
+            # the survivor carries on the absorbed cluster's open signal under the same dedup key
+            absorbed_signal.cluster_key = survivor.key
+            self.signal_of_cluster[survivor.key] = absorbed_key
+            return
+        survivor_signal = self.signals[survivor_key]
+        survivor_signal.first_triggered_at = min(survivor_signal.first_triggered_at, absorbed_signal.first_triggered_at)
+        survivor_signal.onset = min(survivor_signal.onset, absorbed_signal.onset)
+        absorbed_signal.merged_into = survivor_key
+        if absorbed_signal.state == "open":
+            absorbed_signal.state, absorbed_signal.resolved_at = "resolved", now
+            self._decide(RESOLVE, absorbed_signal, now, f"merged into {survivor.key}")
+
+    def _note_alert(self, alert: TriageChange) -> None:
+        for signal in self.signals.values():
+            if signal.lead_over_alert_minutes is None and signal.merged_into is None:
+                signal.lead_over_alert_minutes = lead_over_alert_minutes(
+                    signal.first_triggered_at, signal.service, [alert]
+                )
+
+    def _decide(self, action: str, signal: Signal, now: float, detail: str) -> None:
+        signal.history.append((now, action, detail))
+        self.decisions.append(SignalDecision(action, signal.dedup_key, signal.cluster_key, now, detail))
+
+    # -- reading -------------------------------------------------------------------------------
+    def cluster_label(self, cluster: Cluster) -> str:
+        texts = [member.text for member in cluster.members[-300:]]
+        return label_for(self.background.distinctive_terms(texts), cluster.members[0].text)
+
+    def current_clusters(self) -> list[Cluster]:
+        return [cluster for cluster in self.book.clusters.values() if cluster.merged_into is None]
+
+    def reported_signals(self) -> list[Signal]:
+        """Signals that stand for a cluster (a signal merged into another is part of that one)."""
+        return sorted(
+            (signal for signal in self.signals.values() if signal.merged_into is None),
+            key=lambda signal: (signal.first_triggered_at, signal.dedup_key),
+        )

@@ -1,0 +1,53 @@
+"""The in-memory shapes triage works on: an analysed post and a change, with
+times as epoch seconds (event time) so the hot loop does no datetime math."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+
+def to_epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def format_event_time(seconds: float) -> str:
+    return from_epoch(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class TriagePost:
+    """A post as triage sees it: who, when, what it is about, and the classifier's view."""
+
+    post_id: int
+    external_id: str
+    source: str
+    author: str
+    time: float
+    text: str
+    embedding: np.ndarray
+    problem_probability: float
+    category: str | None
+    sentiment: str
+
+
+@dataclass(frozen=True, slots=True)
+class TriageChange:
+    """A change event with its summary embedded, for cause ranking."""
+
+    external_id: str
+    service: str | None
+    kind: str
+    summary: str
+    time: float
+    embedding: np.ndarray
+
+    @property
+    def can_be_cause(self) -> bool:
+        return self.kind != "alert"

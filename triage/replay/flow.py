@@ -1,0 +1,205 @@
+"""Replaying a scenario file through every stage, in event time.
+
+read → store (idempotent) → analyse (only what is not analysed yet) → triage
+(clustering, detection, correlation, signals) → persist → report. Each stage
+commits its own work, so a crash loses at most the batch in flight and a rerun
+picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import select
+
+from classifier.analysis import Analyzer
+from ingest.errors import InvalidRecordError
+from ingest.sources.replay_file import ReplayFileSource
+from triage.catalog import ServiceCatalog
+from triage.engine import TriageEngine
+from triage.events import TriageChange, TriagePost, to_epoch
+from triage.replay.report import build_report
+from triage.settings import Settings
+from triage.storage.analyses import posts_to_analyse, store_analyses
+from triage.storage.database import create_db_engine, migrate, session_factory, transaction
+from triage.storage.intake import (
+    load_cursor,
+    load_services,
+    save_cursor,
+    store_changes,
+    store_posts,
+    store_services,
+)
+from triage.storage.models import AnalysisRow, ChangeEventRow, PostRow
+from triage.storage.outcomes import replace_triage_state
+
+_ANALYSIS_CHUNK = 2048
+
+
+class Progress(Protocol):
+    """Where long stages report how far they are (the CLI draws bars; tests ignore it)."""
+
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, amount: int) -> None: ...
+
+
+class SilentProgress:
+    def stage(self, name: str, total: int | None) -> None:
+        return None
+
+    def advance(self, amount: int) -> None:
+        return None
+
+
+@dataclass
+class ReplayResult:
+    report: dict[str, Any]
+    tenant: str
+    database_url: str
+    engine: TriageEngine
+    skipped: list[InvalidRecordError] = field(default_factory=list)
+    posts_read: int = 0
+
+
+def tenant_for(path: Path) -> str:
+    """A replay's default tenant: the file's name, so scenarios never share ids."""
+    return path.stem.split(".")[0] or "default"
+
+
+def replay_file(
+    path: Path,
+    settings: Settings,
+    analyzer: Analyzer,
+    *,
+    tenant: str | None = None,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    timer: Callable[[], float] = time.perf_counter,
+) -> ReplayResult:
+    progress = progress or SilentProgress()
+    tenant = tenant or tenant_for(path)
+    started = timer()
+    db_engine = create_db_engine(settings.resolved_database_url)
+    migrate(db_engine)
+    sessions = session_factory(db_engine)
+
+    source_name = f"replay:{path.name}"
+    with transaction(sessions) as session:
+        cursor = load_cursor(session, tenant, source_name)
+    source = ReplayFileSource(path, skip_invalid=skip_invalid)
+    skipped: list[InvalidRecordError] = []
+    posts_read = 0
+    progress.stage("reading", None)
+    for batch in source.read({"line": 0} if cursor.get("complete") else cursor):
+        with transaction(sessions) as session:
+            store_services(session, tenant, batch.services)
+            store_posts(session, tenant, batch.posts)
+            store_changes(session, tenant, batch.changes)
+            save_cursor(session, tenant, source_name, source.kind, batch.cursor, None)
+        skipped.extend(batch.skipped)
+        posts_read += len(batch.posts)
+        progress.advance(len(batch.posts) + len(batch.changes))
+    with transaction(sessions) as session:
+        save_cursor(session, tenant, source_name, source.kind, {"line": 0, "complete": True}, None)
+
+    analyse_pending(sessions, tenant, analyzer, settings, progress)
+    engine = run_triage(sessions, tenant, analyzer, settings, progress)
+    with transaction(sessions) as session:
+        replace_triage_state(session, tenant, engine)
+    total_posts = engine.posts_seen
+    report = build_report(engine, total_posts, timer() - started)
+    db_engine.dispose()
+    return ReplayResult(report, tenant, settings.resolved_database_url, engine, skipped, posts_read)
+
+
+def analyse_pending(sessions: Any, tenant: str, analyzer: Analyzer, settings: Settings, progress: Progress) -> None:
+    with transaction(sessions) as session:
+        pending = posts_to_analyse(session, tenant, analyzer.model_version)
+    progress.stage("analysing", len(pending))
+    for start in range(0, len(pending), _ANALYSIS_CHUNK):
+        chunk = pending[start : start + _ANALYSIS_CHUNK]
+        analyses = analyzer.analyze([text for _, text in chunk], batch_size=settings.analysis_batch_size)
+        with transaction(sessions) as session:
+            store_analyses(session, [post_id for post_id, _ in chunk], analyses, analyzer.model_version)
+        progress.advance(len(chunk))
+
+
+def _load_posts(session: Any, tenant: str, model_version: str) -> list[TriagePost]:
+    statement = (
+        select(PostRow.id, PostRow.external_id, PostRow.source, PostRow.author_key, PostRow.created_at,
+               PostRow.text, AnalysisRow.embedding, AnalysisRow.problem_probability, AnalysisRow.category,
+               AnalysisRow.sentiment)
+        .join(AnalysisRow, AnalysisRow.post_id == PostRow.id)
+        .where(PostRow.tenant == tenant, AnalysisRow.model_version == model_version)
+        .order_by(PostRow.created_at, PostRow.id)
+    )
+    return [
+        TriagePost(
+            post_id=row.id,
+            external_id=row.external_id,
+            source=row.source,
+            author=row.author_key,
+            time=to_epoch(row.created_at),
+            text=row.text,
+            embedding=np.frombuffer(row.embedding, dtype=np.float32),
+            problem_probability=row.problem_probability,
+            category=row.category,
+            sentiment=row.sentiment,
+        )
+        for row in session.execute(statement)
+    ]
+
+
+def _load_changes(session: Any, tenant: str, analyzer: Analyzer) -> list[TriageChange]:
+    rows = list(
+        session.scalars(
+            select(ChangeEventRow).where(ChangeEventRow.tenant == tenant)
+            .order_by(ChangeEventRow.started_at, ChangeEventRow.id)
+        )
+    )
+    embeddings = analyzer.embed([row.summary or row.kind for row in rows]) if rows else np.zeros((0, 384))
+    return [
+        TriageChange(row.external_id, row.service, row.kind, row.summary, to_epoch(row.started_at), embedding)
+        for row, embedding in zip(rows, embeddings, strict=True)
+    ]
+
+
+def run_triage(sessions: Any, tenant: str, analyzer: Analyzer, settings: Settings, progress: Progress) -> TriageEngine:
+    """Feed every stored post and change of ``tenant`` through a fresh engine in event time."""
+    with transaction(sessions) as session:
+        posts = _load_posts(session, tenant, analyzer.model_version)
+        changes = _load_changes(session, tenant, analyzer)
+        services = load_services(session, tenant)
+    catalog = ServiceCatalog(
+        services,
+        analyzer.embed([service.matching_text for service in services]) if services else np.zeros((0, 384)),
+    )
+    engine = TriageEngine(settings, catalog, tenant)
+    progress.stage("triage", len(posts))
+    tick = float(settings.tick_seconds)
+    next_tick: float | None = None
+    change_index = 0
+    for number, post in enumerate(posts, start=1):
+        while change_index < len(changes) and changes[change_index].time <= post.time:
+            engine.add_change(changes[change_index])
+            change_index += 1
+        if next_tick is None:
+            next_tick = (post.time // tick + 1) * tick
+        while next_tick <= post.time:
+            engine.tick(next_tick)
+            next_tick += tick
+        engine.add_post(post)
+        if number % 1000 == 0:
+            progress.advance(1000)
+    for change in changes[change_index:]:
+        engine.add_change(change)
+    if next_tick is not None:
+        engine.tick(next_tick)
+    progress.advance(len(posts) % 1000)
+    return engine

@@ -1,0 +1,81 @@
+"""Every setting of signal-triage, in one place, with defaults that need no file.
+
+Values come from (highest first) explicit arguments, environment variables
+prefixed ``SIGNAL_TRIAGE_`` (nested with ``__``, e.g.
+``SIGNAL_TRIAGE_POLICY__MIN_DISTINCT_AUTHORS=6``), a ``.env`` file in the
+working directory, then the defaults below. Stages never read this module's
+environment themselves: the CLI builds one ``Settings`` and passes it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ClusteringSettings(BaseModel):
+    """How problem reports are grouped. Cosine thresholds are on normalized
+    all-MiniLM-L6-v2 embeddings."""
+
+    problem_threshold: float = Field(0.5, description="Posts below this problem probability are not clustered.")
+    join_similarity: float = Field(0.55, description="Cosine to a live cluster's centroid needed to join it.")
+    birth_similarity: float = Field(0.55, description="Cosine between pending posts that counts them as saying the same thing.")
+    birth_distinct_authors: int = Field(3, description="Distinct authors in the pending pool needed to form a cluster.")
+    birth_window_minutes: float = Field(90.0, description="How far back pending posts count towards a new cluster.")
+    merge_similarity: float = Field(0.7, description="Centroid cosine above which two live clusters are one problem.")
+    quiet_minutes_to_subside: float = Field(30.0, description="No new post for this long: the cluster is subsiding.")
+    quiet_minutes_to_resolve: float = Field(120.0, description="No new post for this long: the cluster is resolved.")
+
+
+class PolicySettings(BaseModel):
+    """When a cluster becomes an incident signal, and how severe it is."""
+
+    window_minutes: float = Field(30.0, description="Distinct authors are counted over this trailing window.")
+    min_distinct_authors: int = Field(5, description="Never escalate with fewer distinct authors in the window.")
+    max_false_alarm_probability: float = Field(
+        1e-4, description="Poisson tail probability of the window's authors under the baseline needed to trigger."
+    )
+    baseline_hours: float = Field(24.0, description="History used to learn how often a kind of complaint is normal.")
+    prior_share: float = Field(
+        0.02, description="Share of all complaints assumed normal for a new kind of complaint before history exists."
+    )
+    prior_weight_posts: float = Field(50.0, description="How many complaints of history the prior is worth.")
+    severity_error_authors: int = Field(20, description="Distinct authors from which severity is 'error'.")
+    severity_critical_authors: int = Field(50, description="Distinct authors from which severity is 'critical'.")
+
+
+class CorrelationSettings(BaseModel):
+    """How changes are ranked as likely causes of a cluster."""
+
+    lookback_minutes: float = Field(360.0, description="Changes older than this before onset are not candidates.")
+    lookahead_minutes: float = Field(5.0, description="Changes this soon after onset still count (clock skew).")
+    time_decay_minutes: float = Field(60.0, description="Closeness in time halves its weight every this many minutes.")
+    weight_service: float = 0.5
+    weight_time: float = 0.3
+    weight_semantic: float = 0.2
+    max_ranked: int = 5
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIGNAL_TRIAGE_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("var"), description="Where the embedded database and reports live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is SQLite at DATA_DIR/signal-triage.db."
+    )
+    model_dir: Path | None = Field(None, description="Classifier artifact folder; default is the bundled one.")
+    analysis_batch_size: int = Field(128, description="Posts per encoder batch.")
+    tick_seconds: int = Field(60, description="Event-time interval between clustering/detection passes.")
+    clustering: ClusteringSettings = ClusteringSettings()
+    policy: PolicySettings = PolicySettings()
+    correlation: CorrelationSettings = CorrelationSettings()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'signal-triage.db').as_posix()}"
