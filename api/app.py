@@ -1,0 +1,36 @@
+"""The FastAPI application: REST API under /v1, webhooks in, and the web UI.
+
+Routers live one per resource in ``api/routes/``; each module there exposes
+``router`` and is listed in ``ROUTERS`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+from triage.settings import Settings
+from triage.storage.database import create_db_engine, migrate, session_factory
+
+#: modules of api/routes that expose ``router``; a module not present yet is skipped
+ROUTERS: tuple[str, ...] = ("health", "intake", "changes", "clusters", "escalations", "ui")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    migrate(engine)
+    app = FastAPI(title="signal-triage", version="0.1.0", description="Customer-impact signals from X and Zendesk.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(f"api.routes.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"api.routes.{name}":
+                raise
+            continue
+        app.include_router(module.router)
+    return app
