@@ -7,14 +7,35 @@ Routers live one per resource in ``api/routes/``; each module there exposes
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from api.problems import register_problem_handlers
 from triage.settings import Settings
 from triage.storage.database import create_db_engine, migrate, session_factory
 
 #: modules of api/routes that expose ``router``; a module not present yet is skipped
-ROUTERS: tuple[str, ...] = ("health", "intake", "changes", "clusters", "escalations", "ui")
+ROUTERS: tuple[str, ...] = (
+    "health",
+    "intake",
+    "changes",
+    "clusters",
+    "posts",
+    "escalations",
+    "actions",
+    "labels",
+    "sources",
+    "change_events",
+    "ui",
+    "cluster_page",
+    "sentiment",
+    "sources_page",
+    "live",
+)
+
+STATIC_DIR = Path(__file__).with_name("static")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    register_problem_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in ROUTERS:
         try:
             module = importlib.import_module(f"api.routes.{name}")

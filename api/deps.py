@@ -1,17 +1,36 @@
-"""FastAPI dependencies: settings, database sessions. One place, so routes stay thin."""
+"""FastAPI dependencies: settings, database sessions, who is calling, and which tenant they look at.
+One place, so routes stay thin."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.problems import Problem
+from api.settings import ROLE_RANK, ApiSettings
 from triage.settings import Settings
+from triage.storage.models import PostRow
+
+#: cookie holding the API key after the web UI's sign-in, and the one remembering the chosen tenant
+KEY_COOKIE = "signal_triage_key"
+TENANT_COOKIE = "signal_triage_tenant"
+_TENANTS_TTL_SECONDS = 10.0
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_api_settings(request: Request) -> ApiSettings:
+    """The API part of the settings; ``ApiSettings()`` (open mode) until triage settings carry one."""
+    return getattr(request.app.state.settings, "api", None) or ApiSettings()
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -19,3 +38,107 @@ def get_session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.sessions
     with factory() as session, session.begin():
         yield session
+
+
+def wall_clock() -> datetime:
+    """When a person acted. The API is where people meet the system, so decisions are stamped with
+    the wall clock; triage stages never call this (they run on event time)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's name (recorded as the actor of decisions) and role."""
+
+    name: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+OPEN_MODE_PRINCIPAL = Principal("local", "admin")
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("x-api-key")
+    if header:
+        return header
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return request.cookies.get(KEY_COOKIE)
+
+
+def current_principal(request: Request, api: ApiSettings = Depends(get_api_settings)) -> Principal:
+    if api.open_mode:
+        return OPEN_MODE_PRINCIPAL
+    presented = _presented_key(request)
+    if presented:
+        for entry in api.keys:
+            if secrets.compare_digest(presented.encode(), entry.key.get_secret_value().encode()):
+                return Principal(entry.name, entry.role)
+    raise Problem(
+        401, "unauthorized",
+        "an API key is required: send X-API-Key or Authorization: Bearer, or sign in at /login",
+        headers={"WWW-Authenticate": 'Bearer realm="signal-triage"'},
+    )
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """A dependency that admits callers with ``role`` or a higher one."""
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if not principal.can(role):
+            raise Problem(403, "forbidden", f"this needs the {role!r} role; the key of {principal.name!r} is "
+                          f"{principal.role!r}. Ask an admin for a {role} key.")
+        return principal
+
+    return dependency
+
+
+def known_tenants(request: Request, session: Session) -> list[str]:
+    """Tenants with posts, the one with the newest post first. Cached for a few seconds because
+    every page asks and the answer changes only when a new tenant starts."""
+    cached: tuple[float, list[str]] | None = getattr(request.app.state, "tenants_cache", None)
+    if cached is not None and time.monotonic() - cached[0] < _TENANTS_TTL_SECONDS:
+        return cached[1]
+    newest = func.max(PostRow.created_at)
+    tenants = [row[0] for row in session.execute(
+        select(PostRow.tenant, newest).group_by(PostRow.tenant).order_by(newest.desc())
+    )]
+    request.app.state.tenants_cache = (time.monotonic(), tenants)
+    return tenants
+
+
+def get_tenant(
+    request: Request,
+    tenant: str | None = Query(None, description="Tenant (brand or replayed scenario); default: the newest."),
+    session: Session = Depends(get_session),
+    api: ApiSettings = Depends(get_api_settings),
+) -> str:
+    """The tenant asked for, else the one the UI remembered, else the configured default, else the one
+    with the newest post, else ``default``."""
+    if tenant:
+        return tenant
+    remembered = request.cookies.get(TENANT_COOKIE)
+    if remembered:
+        return remembered
+    if api.default_tenant:
+        return api.default_tenant
+    tenants = known_tenants(request, session)
+    return tenants[0] if tenants else "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def get_paging(
+    limit: int | None = Query(None, ge=1, le=500, description="Items per page (default from settings, at most 500)."),
+    offset: int = Query(0, ge=0, description="Items to skip; use the previous page's next_offset."),
+    api: ApiSettings = Depends(get_api_settings),
+) -> Paging:
+    return Paging(limit or min(api.page_size, 500), offset)

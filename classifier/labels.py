@@ -82,7 +82,9 @@ BANKING77_PROBLEMS: dict[str, str] = {
     "card_swallowed": "lost_or_damaged",
 }
 # "Why was I charged a fee?" intents mix pricing questions with complaints about an unexpected charge.
-BANKING77_AMBIGUOUS = frozenset({"card_payment_fee_charged", "cash_withdrawal_charge", "transfer_fee_charged"})
+BANKING77_AMBIGUOUS = frozenset(
+    {"card_payment_fee_charged", "cash_withdrawal_charge", "transfer_fee_charged"}
+)
 
 # airline negativereason -> category. "Can't Tell" negatives are ambiguous (negative, reason unknown).
 AIRLINE_REASON_CATEGORIES: dict[str, str] = {
@@ -102,11 +104,21 @@ AIRLINE_REASON_CATEGORIES: dict[str, str] = {
 # annotator hedges (-uncertain). Everything else (guidance, questions, feature requests, praise,
 # information giving, non-informative) is not a problem report.
 TIZARD_PROBLEMS = frozenset({"apparent bug", "bug confirmation"})
-TIZARD_AMBIGUOUS = frozenset({
-    "help seeking", "help seeker", "unsatisfactory behaviour", "agreeing with the problem", "is-uncertain",
-    "ig-uncertain", "application guidance-uncertain", "not sure", "negative sentiment-application",
-    "dispraise application", "dispraise for application",
-})
+TIZARD_AMBIGUOUS = frozenset(
+    {
+        "help seeking",
+        "help seeker",
+        "unsatisfactory behaviour",
+        "agreeing with the problem",
+        "is-uncertain",
+        "ig-uncertain",
+        "application guidance-uncertain",
+        "not sure",
+        "negative sentiment-application",
+        "dispraise application",
+        "dispraise for application",
+    }
+)
 
 
 def banking77_problem(intent: str) -> bool | None:

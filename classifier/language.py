@@ -14,27 +14,35 @@ import unicodedata
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
-_FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and is are was not to of it my you this that with for have has on in at i me can "
-                    "why what when your be do does don't didn't won't can't again still just".split()),
-    "es": frozenset("el la los las que de y es no por para con una un mi muy pero se lo del al está "
-                    "esta otra vez tengo".split()),
-    "pt": frozenset("o a os as que de e é não por para com uma um meu muito mas se do da está isso "
-                    "você ainda".split()),
-    "fr": frozenset("le la les que de et est ne pas pour avec une un mon très mais se du des je il "
-                    "encore toujours".split()),
-    "de": frozenset("der die das und ist nicht zu mit ein eine mein sehr aber sich ich es den dem "
-                    "noch schon geht".split()),
-    "it": frozenset("il la che di e è non per con una un mio molto ma si del della sono ancora".split()),
-    "nl": frozenset("de het een en is niet van met voor mijn heel maar ik dat nog werkt".split()),
-    "tr": frozenset("ve bir bu da de için ile çok ama ben değil mi ne".split()),
-    "id": frozenset("yang dan di ini itu tidak dengan untuk saya ada aku gak".split()),
+_FUNCTION_WORDS_SPACED: dict[str, str] = {
+    "en": "the and is are was not to of it my you this that with for have has on in at i me can why what "
+    "when your be do does don't didn't won't can't again still just",
+    "es": "el la los las que de y es no por para con una un mi muy pero se lo del al está esta otra vez",
+    "pt": "o a os as que de e é não por para com uma um meu muito mas se do da está isso você ainda",
+    "fr": "le la les que de et est ne pas pour avec une un mon très mais se du des je il encore toujours",
+    "de": "der die das und ist nicht zu mit ein eine mein sehr aber sich ich es den dem noch schon geht",
+    "it": "il la che di e è non per con una un mio molto ma si del della sono ancora",
+    "nl": "de het een en is niet van met voor mijn heel maar ik dat nog werkt",
+    "tr": "ve bir bu da de için ile çok ama ben değil mi ne",
+    "id": "yang dan di ini itu tidak dengan untuk saya ada aku gak",
 }
+_FUNCTION_WORDS = {code: frozenset(spaced.split()) for code, spaced in _FUNCTION_WORDS_SPACED.items()}
 
 _SCRIPT_PREFIXES = (
-    ("CYRILLIC", "ru"), ("ARABIC", "ar"), ("HEBREW", "he"), ("GREEK", "el"), ("DEVANAGARI", "hi"),
-    ("THAI", "th"), ("HANGUL", "ko"), ("HIRAGANA", "ja"), ("KATAKANA", "ja"), ("CJK", "zh"),
-    ("BENGALI", "bn"), ("TAMIL", "ta"), ("GEORGIAN", "ka"), ("ARMENIAN", "hy"),
+    ("CYRILLIC", "ru"),
+    ("ARABIC", "ar"),
+    ("HEBREW", "he"),
+    ("GREEK", "el"),
+    ("DEVANAGARI", "hi"),
+    ("THAI", "th"),
+    ("HANGUL", "ko"),
+    ("HIRAGANA", "ja"),
+    ("KATAKANA", "ja"),
+    ("CJK", "zh"),
+    ("BENGALI", "bn"),
+    ("TAMIL", "ta"),
+    ("GEORGIAN", "ka"),
+    ("ARMENIAN", "hy"),
 )
 
 

@@ -26,8 +26,12 @@ def binary_scores(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str,
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     accuracy = sum(t == p for t, p in pairs) / len(pairs) if pairs else 0.0
     return {
-        "precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy,
-        "positives": float(sum(truth)), "n": float(len(pairs)),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "accuracy": accuracy,
+        "positives": float(sum(truth)),
+        "n": float(len(pairs)),
         "flagged_rate": (true_pos + false_pos) / len(pairs) if pairs else 0.0,
     }
 

@@ -18,8 +18,9 @@ def load_airline() -> list[LabelledText]:
     for row in read_rows(NAME):
         reason = row["negativereason"].strip()
         label = f"negative:{reason}" if row["label"] == "negative" and reason else row["label"]
-        record = LabelledText(row["id"], row["text"], label, "", NAME,
-                              {"created_at": row["created_at"], "airline": row["app"]})
+        record = LabelledText(
+            row["id"], row["text"], label, "", NAME, {"created_at": row["created_at"], "airline": row["app"]}
+        )
         by_id.setdefault(row["id"], []).append(record)
     unique_ids = [group[0] for group in by_id.values() if len({r.label for r in group}) == 1]
     return [

@@ -26,7 +26,7 @@ class LabelledText:
     """One deduplicated, labelled text from a shared dataset.
 
     ``label`` is the dataset's own label (verbatim or aggregated as the loader documents); the mapping to
-    problem/category/sentiment lives in :mod:`classifier.labels`. ``split`` is ``train``/``validation``/``test``.
+    problem/category/sentiment lives in :mod:`classifier.labels`. ``split`` is train, validation or test.
     """
 
     id: str

@@ -2,8 +2,8 @@
 
 A review text may sit in several label files. After dedup by normalised text the record carries every
 label it had, joined in ``label`` by ``|`` in a fixed order (e.g. ``Bug|Rating``); :mod:`classifier.labels`
-counts a text as a problem report when ``Bug`` is among them. The title is prepended when present
-("Title\\n\\nbody", the replay format's ticket shape). No split exists: test/validation/train by hash.
+counts a text as a problem report when ``Bug`` is among them. The text is the review body (what
+the dedup key covers); the title is kept in ``extra``. No split exists: test/validation/train by hash.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ def load_maalej2016() -> list[LabelledText]:
     records = []
     for key, row in first.items():
         joined = "|".join(label for label in LABEL_ORDER if label in labels[key])
-        title = row["title"].strip()
-        text = f"{title}\n\n{row['text'].strip()}" if title else row["text"].strip()
-        records.append(LabelledText(row["id"], text, joined, hash_split(key), NAME, {"rating": row["rating"]}))
+        extra = {"rating": row["rating"], "title": row["title"]}
+        records.append(LabelledText(row["id"], row["text"].strip(), joined, hash_split(key), NAME, extra))
     return records

@@ -1,4 +1,4 @@
-"""sanders_tech_tweets: tweets matching Apple/Google/Microsoft/Twitter, labelled by sentiment or ``irrelevant``.
+"""sanders_tech_tweets: tweets naming Apple/Google/Microsoft/Twitter, labelled by sentiment or ``irrelevant``.
 
 ``irrelevant`` (off-topic or non-English) is the natural noise class for a relevance filter. No split in
 the source: by text hash after dedup.

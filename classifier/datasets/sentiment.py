@@ -36,15 +36,22 @@ def load_tweeteval(split: str) -> list[LabelledText]:
 def load_semeval_pool() -> list[LabelledText]:
     """The deduplicated SemEval pool minus anything that overlaps TweetEval validation or test."""
     benchmark_keys = {
-        normalize_for_dedup(record.text) for split in ("validation", "test") for record in load_tweeteval(split)
+        normalize_for_dedup(record.text)
+        for split in ("validation", "test")
+        for record in load_tweeteval(split)
     }
     candidates = (
-        LabelledText(row["id"], decode_escapes(row["text"]), row["label"], "train", SEMEVAL,
-                     {"original_split": row["split"]})
+        LabelledText(
+            row["id"],
+            decode_escapes(row["text"]),
+            row["label"],
+            "train",
+            SEMEVAL,
+            {"original_split": row["split"]},
+        )
         for row in read_rows(SEMEVAL)
         if row["in_tweeteval_validation"] != "1" and row["in_tweeteval_test"] != "1"
     )
     return [
-        record for record in deduplicate(candidates)
-        if normalize_for_dedup(record.text) not in benchmark_keys
+        record for record in deduplicate(candidates) if normalize_for_dedup(record.text) not in benchmark_keys
     ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 from classifier.datasets.common import LabelledText, deduplicate, hash_split, normalize_for_dedup, read_rows
 
 NAME = "tizard2019_forum_sentences"
-JUNK_LABELS = frozenset({"and remove cookies warning !", "and remove cookies", "remove", "continued from previous"})
+JUNK_LABELS = frozenset(
+    {"and remove cookies warning !", "and remove cookies", "remove", "continued from previous"}
+)
 
 
 def load_tizard2019() -> list[LabelledText]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,13 +26,11 @@ from classifier.datasets import (
 )
 from classifier.datasets.common import hash_split, normalize_for_dedup
 from classifier.embedding_cache import cached_embeddings
+from classifier.encoder import SentenceEncoder
 from classifier.labels import problem_category, problem_label
 from classifier.text import prepare_text
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
-EncoderLoader = Callable[[], "SentenceTransformer"]
+EncoderLoader = Callable[[], SentenceEncoder]
 ProgressFactory = Callable[[str, int], Callable[[int], None] | None]
 
 PROBLEM_DATASETS: dict[str, Callable[[], list[LabelledText]]] = {
@@ -54,6 +51,7 @@ class ProblemExamples:
     dataset: str
     split: str
     texts: list[str]
+    labels: list[str]
     embeddings: np.ndarray
     is_problem: list[bool]
     categories: list[str | None]
@@ -78,6 +76,7 @@ def _examples(dataset: str, records: list[LabelledText], embeddings: np.ndarray)
             dataset=dataset,
             split=split,
             texts=[records[i].text for i in indices],
+            labels=[records[i].label for i in indices],
             embeddings=embeddings[indices],
             is_problem=[bool(problem_label(dataset, records[i].label)) for i in indices],
             categories=[problem_category(dataset, records[i].label) for i in indices],
@@ -105,7 +104,11 @@ def problem_examples(
     pool = semeval_pool if semeval_pool is not None else load_semeval_pool()
     rng = random.Random(seed)
     noise: list[LabelledText] = []
-    for split, cap in (("train", noise_sample), ("validation", noise_sample // 4), ("test", noise_sample // 4)):
+    for split, cap in (
+        ("train", noise_sample),
+        ("validation", noise_sample // 4),
+        ("test", noise_sample // 4),
+    ):
         members = [r for r in pool if hash_split(normalize_for_dedup(r.text)) == split]
         chosen = rng.sample(members, min(cap, len(members)))
         noise.extend(LabelledText(r.id, r.text, r.label, split, NOISE_DATASET) for r in chosen)

@@ -8,8 +8,8 @@ DATASET_ROLES = {
     "banking77": "problem intents vs question/request intents (fixed split; fee intents left out)",
     "nlbse24_issue_reports": "bug vs feature/question GitHub issues (fixed split)",
     "maalej2016_app_reviews": "reviews with a Bug label vs the rest (dedup, hash split)",
-    "tizard2019_forum_sentences": "apparent bug / bug confirmation vs other forum sentences (dedup, hash split)",
-    "airline_sentiment_2015": "negative with a concrete reason vs neutral/positive; \"Can't Tell\" left out",
+    "tizard2019_forum_sentences": "apparent bug / bug confirmation vs other sentences (dedup, hash split)",
+    "airline_sentiment_2015": 'negative with a concrete reason vs neutral/positive; "Can\'t Tell" left out',
     "sanders_tech_tweets": "irrelevant/neutral/positive tech tweets as noise; negatives left out",
     "semeval2017_task4a_devdata": "general tweets of every sentiment as noise (seeded sample)",
 }
@@ -77,7 +77,8 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
     for dataset, scores in problem["test"].items():
         category = (
             f"{_pct(scores['category_accuracy'])} | {_pct(scores['category_macro_f1'])}"
-            if "category_accuracy" in scores else "– | –"
+            if "category_accuracy" in scores
+            else "– | –"
         )
         lines.append(
             f"| {dataset} | {int(scores['n'])} | {int(scores['positives'])} | {_pct(scores['precision'])} | "
@@ -90,17 +91,17 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
         "",
         "## Known failure modes",
         "",
-        "- Domain gap: no training set is \"tweets about software outages labelled problem vs other\". The "
+        '- Domain gap: no training set is "tweets about software outages labelled problem vs other". The '
         "problem head learns software bugs from issue trackers, reviews and forum sentences, service "
         "failures from airline tweets, and money problems from banking queries; expect lower precision "
         "on tweets about software, and measure on your own stream.",
         "- Category is partly domain: app_malfunction comes only from software sets, delay/booking/"
         "luggage/customer_service only from airline tweets, payment/transfer/access only from banking77. "
         "A software outage tweet about payments may be labelled app_malfunction or payment.",
-        "- Complaints vs problem reports: angry opinions about a company (\"worst airline ever\") sit close "
-        "to service-failure reports; airline negatives with reason \"Customer Service Issue\" count as "
+        '- Complaints vs problem reports: angry opinions about a company ("worst airline ever") sit close '
+        'to service-failure reports; airline negatives with reason "Customer Service Issue" count as '
         "problems, so rude-staff complaints score high.",
-        "- Sarcasm and very short posts (\"great. just great.\") are often misread by the sentiment head.",
+        '- Sarcasm and very short posts ("great. just great.") are often misread by the sentiment head.',
         "- Calibration is fitted on the pooled validation parts of the training mixture; the base rate of "
         "problem reports in a real stream differs, so treat the probability as a ranking score and the "
         "threshold as a starting point.",

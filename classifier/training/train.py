@@ -67,7 +67,9 @@ class TrainingReport:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _sentiment_bias_search(head: DenseHead, embeddings: np.ndarray, truth: Sequence[str]) -> tuple[np.ndarray, float]:
+def _sentiment_bias_search(
+    head: DenseHead, embeddings: np.ndarray, truth: Sequence[str]
+) -> tuple[np.ndarray, float]:
     """Per-class logit shift maximising macro recall on validation (neutral fixed at 0)."""
     logits = head.logits(embeddings)
     grid = np.round(np.arange(-1.0, 1.55, 0.1), 2)
@@ -95,7 +97,9 @@ def train_sentiment(
     validation_y = [r.label for r in validation]
     best: tuple[float, DenseHead, float] | None = None
     for c in options.sentiment_c_grid:
-        head = fit_logistic_head(train_x, [r.label for r in pool], SENTIMENT_LABELS, c, class_weight="balanced")
+        head = fit_logistic_head(
+            train_x, [r.label for r in pool], SENTIMENT_LABELS, c, class_weight="balanced"
+        )
         bias, score = _sentiment_bias_search(head, validation_x, validation_y)
         head.logit_bias = bias
         if best is None or score > best[0]:
@@ -163,7 +167,10 @@ def train_problem_and_category(
 
     problem_rows = [i for i, flag in enumerate(is_problem) if flag]
     category_head = fit_logistic_head(
-        x[problem_rows], [categories[i] or "" for i in problem_rows], CATEGORIES, options.category_c,
+        x[problem_rows],
+        [categories[i] or "" for i in problem_rows],
+        CATEGORIES,
+        options.category_c,
         class_weight="balanced",
     )
     per_dataset: dict[str, dict[str, float]] = {}
@@ -177,14 +184,18 @@ def train_problem_and_category(
             scores["category_accuracy"] = accuracy(truth, predicted)
             scores["category_macro_f1"] = macro_f1(truth, predicted, CATEGORIES)
         per_dataset[part.dataset] = scores
-    return problem_head, category_head, {
-        "regularization_c": problem_c,
-        "validation_mean_dataset_f1": validation_f1,
-        "train_rows": len(targets),
-        "train_rows_per_dataset": {name: datasets.count(name) for name in sorted(set(datasets))},
-        "test": per_dataset,
-        "category_regularization_c": options.category_c,
-    }
+    return (
+        problem_head,
+        category_head,
+        {
+            "regularization_c": problem_c,
+            "validation_mean_dataset_f1": validation_f1,
+            "train_rows": len(targets),
+            "train_rows_per_dataset": {name: datasets.count(name) for name in sorted(set(datasets))},
+            "test": per_dataset,
+            "category_regularization_c": options.category_c,
+        },
+    )
 
 
 def false_alarm_rate(head: DenseHead, embeddings: np.ndarray, threshold: float) -> float:
@@ -222,7 +233,8 @@ def train_artifact(
     problem_head, category_head, problem_metrics = train_problem_and_category(examples, options)
     tweeteval_test = load_tweeteval("test")
     problem_metrics["tweeteval_test_flagged_rate"] = false_alarm_rate(
-        problem_head, embed_records(tweeteval_test, "tweeteval_sentiment", lazy_encoder, progress),
+        problem_head,
+        embed_records(tweeteval_test, "tweeteval_sentiment", lazy_encoder, progress),
         options.problem_threshold,
     )
     metrics = {"sentiment": sentiment_metrics, "problem": problem_metrics}
@@ -235,8 +247,9 @@ def train_artifact(
         "training_options": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(options).items()},
         "metrics": metrics,
     }
-    artifact = ModelArtifact(version, problem_head, category_head, sentiment_head, options.problem_threshold,
-                             manifest)
+    artifact = ModelArtifact(
+        version, problem_head, category_head, sentiment_head, options.problem_threshold, manifest
+    )
     directory = output_dir / version
     save_artifact(directory, artifact, render_model_card(version, manifest))
     if set_default:

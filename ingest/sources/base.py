@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ingest.errors import InvalidRecordError
@@ -28,6 +29,8 @@ class SourceBatch:
     services: list[Service] = field(default_factory=list)
     skipped: list[InvalidRecordError] = field(default_factory=list)
     cursor: Cursor = field(default_factory=dict)
+    #: deletions and rate-limit state; empty for sources that only ever add posts
+    extra: SourceChanges = field(default_factory=lambda: SourceChanges())
 
     @property
     def record_count(self) -> int:
@@ -39,7 +42,33 @@ class Source(ABC):
 
     #: the name the configuration uses for this kind of source
     kind: str
+    #: True when a post already stored can change at the origin (a ticket gets a
+    #: comment): the runner then updates stored posts instead of ignoring them
+    posts_can_change: bool = False
 
     @abstractmethod
     def read(self, cursor: Cursor) -> Iterator[SourceBatch]:
         """Yield batches from ``cursor`` on; each batch's cursor covers it and all before."""
+
+
+@dataclass(frozen=True)
+class RateLimitStatus:
+    """What the remote API last said about its rate limit, for the operator to see."""
+
+    remaining: int | None = None
+    limit: int | None = None
+    reset_at: datetime | None = None
+
+
+@dataclass
+class SourceChanges:
+    """What a source with mutable records (tickets) says beyond new posts.
+
+    Kept apart from ``SourceBatch``'s original fields so sources whose posts never
+    change (files, tweets) need not know about it.
+    """
+
+    #: external ids (of this source) of posts deleted at the origin
+    deleted_post_ids: list[str] = field(default_factory=list)
+    #: what the API's rate-limit headers said after this batch
+    rate_limit: RateLimitStatus | None = None

@@ -3,6 +3,7 @@ functions and prints their results."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -20,15 +21,34 @@ app.command("replay")(replay_commands.replay)
 app.command("demo")(replay_commands.demo)
 
 
-def _register_optional_commands() -> None:
-    from triage.cli.analyze import analyze
-    from triage.cli.model import model_app
+#: (module, attribute, name): commands and command groups that live in their own modules
+_COMMANDS = (
+    ("triage.cli.analyze", "analyze", "analyze"),
+    ("triage.cli.serve", "serve", "serve"),
+)
+_GROUPS = (
+    ("triage.cli.model", "model_app", "model"),
+    ("triage.cli.outbox", "outbox_app", "outbox"),
+    ("triage.cli.sources", "sources_app", "sources"),
+)
 
-    app.command("analyze")(analyze)
-    app.add_typer(model_app, name="model", help="Train, list and promote classifier versions.")
+
+def _register_commands() -> None:
+    for module_name, attribute, name in _COMMANDS + _GROUPS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        target = getattr(module, attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
 
 
-_register_optional_commands()
+_register_commands()
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -38,18 +39,22 @@ def _progress_factory(progress: Progress) -> Callable[[str, int], Callable[[int]
 
 @model_app.command("train")
 def train(
-    output_dir: Path = typer.Option(ARTIFACTS_DIR, "--output-dir", help="Folder holding artifact versions."),
-    version: str = typer.Option("v1", "--version", help="Version folder name to write, e.g. v2."),
-    seed: int = typer.Option(13, "--seed", help="Seed of the SemEval subsamples (everything else is deterministic)."),
-    sentiment_sample: int = typer.Option(
-        0, "--sentiment-sample", help="Sentiment training tweets to use from the SemEval pool; 0 = all."
-    ),
-    noise_sample: int = typer.Option(
-        6000, "--noise-sample", help="General tweets used as problem-report negatives (train part)."
-    ),
-    set_default: bool = typer.Option(
-        False, "--set-default/--no-set-default", help="Point artifacts/DEFAULT at this version."
-    ),
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Folder holding artifact versions.")
+    ] = ARTIFACTS_DIR,
+    version: Annotated[str, typer.Option("--version", help="Version folder name to write, e.g. v2.")] = "v1",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the SemEval subsamples.")] = 13,
+    sentiment_sample: Annotated[
+        int,
+        typer.Option("--sentiment-sample", help="Sentiment training tweets from the SemEval pool; 0 = all."),
+    ] = 0,
+    noise_sample: Annotated[
+        int,
+        typer.Option("--noise-sample", help="General tweets used as problem-report negatives (train part)."),
+    ] = 6000,
+    set_default: Annotated[
+        bool, typer.Option("--set-default/--no-set-default", help="Point artifacts/DEFAULT at this version.")
+    ] = False,
 ) -> None:
     """Train the heads on frozen MiniLM embeddings and write a versioned artifact with its model card."""
     options = TrainingOptions(seed=seed, sentiment_sample=sentiment_sample, noise_sample=noise_sample)
@@ -57,7 +62,11 @@ def train(
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             report = train_artifact(
-                output_dir, version, options, progress=_progress_factory(progress), set_default=set_default,
+                output_dir,
+                version,
+                options,
+                progress=_progress_factory(progress),
+                set_default=set_default,
                 log=lambda message: progress.console.log(message),
             )
     except (SharedDataMissingError, ModelArtifactError) as error:
@@ -66,4 +75,5 @@ def train(
     sentiment = report.metrics["sentiment"]["tweeteval_test_macro_recall"]
     console.print(f"wrote {report.artifact_dir} — TweetEval test macro recall {100 * sentiment:.1f}")
     for dataset, scores in report.metrics["problem"]["test"].items():
-        console.print(f"  problem F1 {dataset}: {scores['f1']:.3f} (flagged {100 * scores['flagged_rate']:.1f} %)")
+        flagged = 100 * scores["flagged_rate"]
+        console.print(f"  problem F1 {dataset}: {scores['f1']:.3f} (flagged {flagged:.1f} %)")

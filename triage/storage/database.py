@@ -54,7 +54,7 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to ``revision``; safe to call on every start."""
     config = alembic_config(engine)
     with engine.begin() as connection:

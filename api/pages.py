@@ -1,0 +1,66 @@
+"""What every web page needs: the tenant, the tenants to switch between, who is signed in.
+
+Pages are plain HTML forms and links, so the UI works without JavaScript; only the board's live
+updates need it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from api.deps import (
+    TENANT_COOKIE,
+    Principal,
+    current_principal,
+    get_api_settings,
+    get_session,
+    get_tenant,
+    known_tenants,
+)
+from api.settings import ApiSettings
+from api.templating import render
+
+
+@dataclass
+class Page:
+    request: Request
+    session: Session
+    tenant: str
+    principal: Principal
+    api: ApiSettings
+
+    def render(self, name: str, nav: str, context: dict[str, Any], status_code: int = 200) -> Response:
+        base = {
+            "tenant": self.tenant,
+            "tenants": known_tenants(self.request, self.session),
+            "principal": self.principal,
+            "open_mode": self.api.open_mode,
+            "nav": nav,
+        }
+        response = render(self.request, name, {**base, **context}, status_code)
+        if self.request.query_params.get("tenant"):
+            response.set_cookie(TENANT_COOKIE, self.tenant, httponly=True, samesite="strict")
+        return response
+
+    def back_to(self, path: str, **params: str) -> RedirectResponse:
+        """Post/redirect/get: a form's answer is a 303 to the page, so a reload never repeats an action."""
+        from urllib.parse import urlencode
+
+        query = urlencode({"tenant": self.tenant, **params})
+        return RedirectResponse(f"{path}?{query}", status_code=303)
+
+
+def get_page(
+    request: Request,
+    session: Session = Depends(get_session),
+    tenant: str = Depends(get_tenant),
+    principal: Principal = Depends(current_principal),
+    api: ApiSettings = Depends(get_api_settings),
+) -> Page:
+    return Page(request, session, tenant, principal, api)

@@ -1,0 +1,86 @@
+"""The support lead's board: live clusters with filters, and the sign-in form for keyed setups."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
+
+from api.deps import KEY_COOKIE, get_api_settings, wall_clock
+from api.pages import Page, get_page
+from api.queries.clusters import STATES, BoardFilter, board, services_in_use
+from api.queries.common import WINDOWS, humanize_age, window_range
+from api.settings import ApiSettings
+from api.templating import render
+
+router = APIRouter(include_in_schema=False)
+_DEFAULT_WINDOW = "24h"
+
+
+def _board_context(page: Page, states: list[str], services: list[str], window: str) -> dict[str, object]:
+    window = window if window in WINDOWS else _DEFAULT_WINDOW
+    from datetime import timedelta
+
+    time_range = window_range(page.session, page.tenant, window, timedelta(hours=24))
+    since = time_range.start if time_range and window != "all" else None
+    filters = BoardFilter(services=[name for name in services if name], states=[s for s in states if s in STATES],
+                          since=since)
+    now = time_range.end if time_range else wall_clock()
+    rows, total = board(page.session, page.tenant, filters, time_range, wall_clock(), limit=200)
+    return {
+        "rows": rows,
+        "total": total,
+        "filters": filters,
+        "states": STATES,
+        "services": services_in_use(page.session, page.tenant),
+        "window": window,
+        "window_label": "all time" if window == "all" else f"last {window}",
+        "now": time_range.end if time_range else None,
+        "ages": {row.key: humanize_age(row.onset_at, now) for row in rows},
+        "any_data": time_range is not None,
+        "params": {"tenant": page.tenant, "state": list(filters.states), "service": list(filters.services),
+                   "window": window},
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def board_page(
+    page: Page = Depends(get_page),
+    state: list[str] = Query([]),
+    service: list[str] = Query([]),
+    window: str = Query(_DEFAULT_WINDOW),
+) -> Response:
+    return page.render("board.html", "board", _board_context(page, state, service, window))
+
+
+@router.get("/board/rows", response_class=HTMLResponse)
+def board_rows(
+    page: Page = Depends(get_page),
+    state: list[str] = Query([]),
+    service: list[str] = Query([]),
+    window: str = Query(_DEFAULT_WINDOW),
+) -> Response:
+    """Only the table body, for the live update to swap in."""
+    return page.render("_board_rows.html", "board", _board_context(page, state, service, window))
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, api: ApiSettings = Depends(get_api_settings)) -> Response:
+    return render(request, "login.html", {"open_mode": api.open_mode, "error": request.query_params.get("error")})
+
+
+@router.post("/login")
+def login(key: str = Form(...), api: ApiSettings = Depends(get_api_settings)) -> Response:
+    known = any(entry.key.get_secret_value() == key for entry in api.keys)
+    if not known:
+        return RedirectResponse("/login?error=unknown+key", status_code=303)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(KEY_COOKIE, key, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(KEY_COOKIE)
+    return response

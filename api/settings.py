@@ -1,0 +1,50 @@
+"""Settings of the API and web UI.
+
+With no keys configured (the embedded default) the service runs in **local open mode**: every
+request is treated as an admin named ``local``, so ``triage serve`` shows the board with no
+configuration at all. That is meant for a laptop or a replay; ``triage serve`` binds to 127.0.0.1
+by default for that reason. Configure at least one key to require authentication, e.g.::
+
+    SIGNAL_TRIAGE_API__KEYS='[{"name": "dana", "key": "s3cret", "role": "lead"}]'
+
+Roles, each including the ones before it: ``viewer`` reads everything, ``lead`` also records
+decisions (confirm, mute, merge, split, escalate, resolve, relabel), ``admin`` everything.
+A key is sent as ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``; the web UI's sign-in
+form keeps it in an HttpOnly, SameSite=Strict cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+Role = Literal["viewer", "lead", "admin"]
+
+#: rank of each role; a route needing ``lead`` accepts ``lead`` and ``admin``
+ROLE_RANK: dict[str, int] = {"viewer": 0, "lead": 1, "admin": 2}
+
+
+class ApiKey(BaseModel):
+    """One caller: a person or a tool. ``name`` is what the action log records as "who"."""
+
+    name: str = Field(description="Who uses this key; recorded as the actor of every decision made with it.")
+    key: SecretStr = Field(description="The secret sent by the caller.")
+    role: Role = Field("viewer", description="viewer, lead or admin.")
+
+
+class ApiSettings(BaseModel):
+    keys: list[ApiKey] = Field(
+        default_factory=list, description="API keys with roles; none at all means local open mode (see above)."
+    )
+    default_tenant: str | None = Field(
+        None, description="Tenant shown when a request names none; default: the one with the newest post."
+    )
+    live_poll_seconds: float = Field(
+        2.0, description="How often the server checks for board changes to push over server-sent events."
+    )
+    page_size: int = Field(50, description="Default page size of list endpoints (at most 500).")
+
+    @property
+    def open_mode(self) -> bool:
+        return not self.keys

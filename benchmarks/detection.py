@@ -1,0 +1,108 @@
+"""Detection benchmark: every scenario in ../shared/scenarios, product beside the naive baseline.
+
+For each ``*.jsonl`` with a ``*.truth.json`` beside it (scenarios added later
+are picked up too), replay it through the whole product, score the report
+with ``../shared/tools/score_replay.py`` and print its figures next to those of
+``naive_baseline.py`` on the same scenario.
+
+    python benchmarks/detection.py                      # every scenario, fresh databases
+    python benchmarks/detection.py --only smoke fintech_day
+    python benchmarks/detection.py --db-dir var/bench    # keep databases: reruns skip analysis
+
+With ``--db-dir`` the posts and their analyses are kept between runs (they are
+keyed by model version), so a rerun after a triage change replays in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._shared import naive_baseline_report, require_shared, score  # noqa: E402
+
+COLUMNS = [
+    ("detected", lambda s: f"{s['incidents_detected']}/{s['incidents_total']}"),
+    ("escal.", lambda s: str(s["escalations"])),
+    ("false", lambda s: str(s["false_escalations"])),
+    ("dup", lambda s: str(s["duplicate_escalations"])),
+    ("precision", lambda s: f"{s['precision']:.2f}"),
+    ("TTD med/max min", lambda s: f"{_num(s['time_to_detect_median_min'])}/{_num(s['time_to_detect_max_min'])}"),
+    ("authors@trigger", lambda s: _num(s.get("authors_by_trigger_median"))),
+    ("cause top1/in", lambda s: f"{_num(s['cause_top1_accuracy'])}/{_num(s['cause_in_changes_recall'])}"),
+    ("B3 F1", lambda s: f"{s['bcubed']['f1']:.2f}"),
+    ("posts/s", lambda s: f"{s['throughput_posts_per_s']:.0f}"),
+]
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def run_product(scenario: Path, report: Path, db_dir: Path) -> None:
+    from classifier.analysis import load_analyzer
+    from triage.replay.flow import replay_file
+    from triage.replay.report import write_report
+    from triage.settings import Settings
+
+    global _ANALYZER
+    if _ANALYZER is None:
+        _ANALYZER = load_analyzer()
+    settings = Settings(data_dir=db_dir, database_url=f"sqlite:///{db_dir / (scenario.stem + '.db')}")
+    result = replay_file(scenario, settings, _ANALYZER)
+    write_report(result.report, report)
+
+
+_ANALYZER = None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", help="scenario names (default: all)")
+    parser.add_argument("--db-dir", type=Path, help="keep databases here between runs")
+    parser.add_argument("--out", type=Path, help="folder for reports and a JSON summary")
+    args = parser.parse_args()
+
+    scenarios_dir = require_shared() / "scenarios"
+    scenarios = sorted(path for path in scenarios_dir.glob("*.jsonl") if path.with_suffix(".truth.json").exists())
+    if args.only:
+        scenarios = [path for path in scenarios if path.stem in set(args.only)]
+    work = Path(tempfile.mkdtemp(prefix="detection-bench-"))
+    out = args.out or work
+    out.mkdir(parents=True, exist_ok=True)
+    db_dir = args.db_dir or work
+    db_dir.mkdir(parents=True, exist_ok=True)
+
+    summary: dict[str, dict[str, Any]] = {}
+    rows: list[list[str]] = []
+    for scenario in scenarios:
+        truth = scenario.with_suffix(".truth.json")
+        product_report = out / f"{scenario.stem}.product.json"
+        naive_report = out / f"{scenario.stem}.naive.json"
+        print(f"replaying {scenario.name} ...", file=sys.stderr, flush=True)
+        run_product(scenario, product_report, db_dir)
+        naive_baseline_report(scenario, naive_report)
+        product, naive = score(truth, product_report), score(truth, naive_report)
+        summary[scenario.stem] = {"product": product, "naive": naive}
+        rows.append([scenario.stem, "product"] + [render(product) for _, render in COLUMNS])
+        rows.append(["", "naive"] + [render(naive) for _, render in COLUMNS])
+        _print_table(rows)
+    (out / "detection-summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"\nreports and summary in {out}")
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    header = ["scenario", "run"] + [name for name, _ in COLUMNS]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    print("\n" + "  ".join(name.ljust(width) for name, width in zip(header, widths, strict=True)))
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

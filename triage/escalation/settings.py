@@ -1,0 +1,119 @@
+"""Where customer-impact signals go and how hard delivery tries.
+
+Every setting is documented here. With no targets configured (the default and
+the embedded demo) nothing is enqueued and nothing leaves the machine. Secrets
+(routing keys, webhook secrets, the Slack webhook URL, the Zendesk token) are
+``SecretStr``: they never appear in reprs, logs, errors or the outbox table.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+TargetKind = Literal["pagerduty", "webhook", "slack", "zendesk"]
+
+#: messages per minute per target (per routing key for PagerDuty) when a target does not say
+DEFAULT_RATE_PER_MINUTE: dict[str, float] = {
+    # PagerDuty Events API v2 accepts about 120 events per minute per routing key
+    "pagerduty": 120.0,
+    # Slack incoming webhooks allow about one message per second
+    "slack": 60.0,
+    "webhook": 600.0,
+    # Zendesk Support plans allow 200-700 requests/minute per account; one message costs a few requests
+    "zendesk": 60.0,
+}
+
+
+class TargetSettings(BaseModel):
+    """One configured destination. Which fields matter depends on ``kind``:
+
+    - ``pagerduty``: ``routing_key`` (the Events API v2 integration key), optional ``routing_keys`` per
+      service (a cluster keeps the key chosen when it was triggered), optional ``url`` for another
+      region or a test receiver (default ``https://events.pagerduty.com``).
+    - ``webhook``: ``url`` and ``secret`` (the HMAC-SHA256 signing key).
+    - ``slack``: ``secret`` is the incoming-webhook URL, because that URL is the credential.
+    - ``zendesk``: ``url`` (``https://acme.zendesk.com``), ``email`` and ``secret`` (an API token).
+    """
+
+    name: str = Field(description="Unique name; outbox rows and the CLI refer to the target by it.")
+    kind: TargetKind
+    url: str | None = Field(None, description="Endpoint or base URL (not secret).")
+    routing_key: SecretStr | None = Field(None, description="PagerDuty default routing (integration) key.")
+    routing_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="PagerDuty routing key per service name; others use routing_key."
+    )
+    secret: SecretStr | None = Field(None, description="Signing key, Slack webhook URL or Zendesk API token.")
+    email: str | None = Field(None, description="Zendesk agent email the API token belongs to.")
+    rate_per_minute: float | None = Field(
+        None, gt=0, description="Messages per minute to this target (per routing key); default by kind."
+    )
+    burst: int = Field(10, ge=1, description="Messages that may go at once before the rate applies.")
+    timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout of one delivery attempt.")
+
+    @model_validator(mode="after")
+    def _needs_what_its_kind_needs(self) -> TargetSettings:
+        missing: list[str] = []
+        if self.kind == "pagerduty" and self.routing_key is None and not self.routing_keys:
+            missing.append("routing_key")
+        if self.kind == "webhook":
+            missing += [name for name in ("url", "secret") if getattr(self, name) is None]
+        if self.kind == "slack" and self.secret is None:
+            missing.append("secret (the incoming-webhook URL)")
+        if self.kind == "zendesk":
+            missing += [name for name in ("url", "email", "secret") if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"escalation target {self.name!r} ({self.kind}) needs {', '.join(missing)}")
+        return self
+
+    @property
+    def effective_rate_per_minute(self) -> float:
+        return self.rate_per_minute or DEFAULT_RATE_PER_MINUTE[self.kind]
+
+    def route_for(self, service: str | None) -> str | None:
+        """Which of this target's routes a newly triggered cluster of ``service`` goes to.
+
+        Only PagerDuty has routes (a routing key per service). The answer is pinned in the outbox
+        at trigger time so updates and the resolve of one cluster always use the same routing key,
+        even when the cluster's service changes later.
+        """
+        if self.kind == "pagerduty" and service is not None and service in self.routing_keys:
+            return service
+        return None
+
+
+class EscalationSettings(BaseModel):
+    """Escalation targets and the outbox's delivery policy."""
+
+    targets: list[TargetSettings] = Field(default_factory=list, description="Where signals are sent.")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base of the links in messages: {public_base_url}/clusters/{key}.",
+    )
+    max_attempts: int = Field(8, ge=1, description="Failed attempts after which a message is dead-lettered.")
+    backoff_initial_seconds: float = Field(2.0, gt=0, description="Backoff before the second attempt.")
+    backoff_max_seconds: float = Field(600.0, gt=0, description="Longest backoff between attempts.")
+    inline_wait_max_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Retries whose wait is at most this happen in the same pass; longer waits (a long "
+        "Retry-After, late backoff) put the message back in the outbox so other targets are not held up.",
+    )
+    lease_seconds: float = Field(
+        120.0, gt=0, description="A message claimed by a worker that died is retried after this long."
+    )
+    batch_size: int = Field(200, ge=1, description="Outbox rows a worker looks at per pass.")
+    sample_posts: int = Field(5, ge=0, description="Sample posts carried by each message.")
+    max_causes: int = Field(3, ge=0, description="Ranked likely causes carried by each message.")
+
+    @model_validator(mode="after")
+    def _target_names_are_unique(self) -> EscalationSettings:
+        names = [target.name for target in self.targets]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"escalation target names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    def target(self, name: str) -> TargetSettings | None:
+        return next((target for target in self.targets if target.name == name), None)

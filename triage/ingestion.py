@@ -1,0 +1,254 @@
+"""The ingest stage: pull one source once into the database, resumably.
+
+Each batch a source yields is stored together with the cursor after it in one
+transaction. A crash between batches therefore resumes at the next batch, and
+a crash inside one loses that batch and its cursor together, so the batch is
+read again and stored once (posts are unique by source and id). A rate limit
+ends the pull early with the time to come back; the runner (the CLI's
+``--loop``, or a Celery beat schedule) decides how to wait, with a sleeper it
+is given, so nothing here reads the wall clock or sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.errors import RateLimitedError, SourceConfigError
+from ingest.feeds.base import FeedDelivery
+from ingest.records import Post
+from ingest.sources.base import RateLimitStatus, Source, SourceBatch
+from triage.sources_settings import SourcesSettings
+from triage.storage.database import transaction
+from triage.storage.intake import load_cursor, save_cursor, store_changes, store_posts, store_services
+from triage.storage.post_updates import (
+    close_changes,
+    delete_posts,
+    existing_change_ids,
+    existing_post_ids,
+    update_posts,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+#: names `triage sources pull NAME` accepts, with what each reads
+SOURCE_NAMES: dict[str, str] = {
+    "twitter": "X recent search for the configured query (since_id polling)",
+    "twitter-stream": "X filtered stream with the configured rules",
+    "zendesk": "Zendesk incremental ticket export",
+    "folder": "JSONL/CSV files dropped into the watched folder",
+}
+
+
+@dataclass
+class PullResult:
+    """What one pull did, for the operator and for the runner's next step."""
+
+    name: str
+    batches: int = 0
+    posts_new: int = 0
+    posts_seen_before: int = 0
+    posts_updated: int = 0
+    posts_deleted: int = 0
+    changes: int = 0
+    skipped: int = 0
+    cursor: dict[str, Any] = field(default_factory=dict)
+    rate_limit: RateLimitStatus | None = None
+    #: set when the source asked us to wait; the cursor is intact
+    retry_at: datetime | None = None
+    retry_reason: str | None = None
+
+
+BatchListener = Callable[[PullResult, SourceBatch], None]
+
+
+def pull_source(
+    sessions: sessionmaker[Session],
+    tenant: str,
+    name: str,
+    source: Source,
+    *,
+    clock: Clock,
+    on_batch: BatchListener | None = None,
+) -> PullResult:
+    """Read ``source`` from its stored cursor to where it is caught up (or rate limited)."""
+    with transaction(sessions) as session:
+        cursor = load_cursor(session, tenant, name)
+    result = PullResult(name=name, cursor=cursor)
+    try:
+        for batch in source.read(cursor):
+            with transaction(sessions) as session:
+                _store_batch(session, tenant, name, source, batch, result)
+                save_cursor(session, tenant, name, source.kind, batch.cursor, clock())
+            result.batches += 1
+            result.cursor = batch.cursor
+            result.rate_limit = batch.extra.rate_limit or result.rate_limit
+            log.info("source_batch_stored source=%s posts=%d changes=%d", name, len(batch.posts), len(batch.changes))
+            if on_batch is not None:
+                on_batch(result, batch)
+    except RateLimitedError as error:
+        result.retry_at, result.retry_reason = error.retry_at, error.reason
+        log.warning("source_rate_limited source=%s retry_at=%s", name, error.retry_at.isoformat())
+    return result
+
+
+def _store_batch(session: Session, tenant: str, name: str, source: Source, batch: SourceBatch,
+                 result: PullResult) -> None:
+    if source.posts_can_change:
+        counts = update_posts(session, tenant, batch.posts)
+        result.posts_new += counts.inserted
+        result.posts_updated += counts.updated
+        result.posts_seen_before += counts.unchanged
+    else:
+        new, seen = _count_new(session, tenant, batch)
+        store_posts(session, tenant, batch.posts)
+        result.posts_new += new
+        result.posts_seen_before += seen
+    if batch.extra.deleted_post_ids:
+        # deletions name ids of the source's own posts; sources that rename themselves say so in source_name
+        origin = getattr(source, "source_name", source.kind)
+        result.posts_deleted += delete_posts(session, tenant, origin, batch.extra.deleted_post_ids)
+    store_changes(session, tenant, batch.changes)
+    store_services(session, tenant, batch.services)
+    result.changes += len(batch.changes)
+    result.skipped += len(batch.skipped)
+
+
+def _count_new(session: Session, tenant: str, batch: SourceBatch) -> tuple[int, int]:
+    seen = 0
+    by_source: dict[str, list[str]] = {}
+    for post in batch.posts:
+        by_source.setdefault(post.source, []).append(post.external_id)
+    for post_source, ids in by_source.items():
+        seen += len(existing_post_ids(session, tenant, post_source, ids))
+    return len(batch.posts) - seen, seen
+
+
+def pull_loop(
+    sessions: sessionmaker[Session],
+    tenant: str,
+    name: str,
+    source: Source,
+    *,
+    clock: Clock,
+    sleeper: Callable[[float], None],
+    interval: timedelta,
+    should_stop: Callable[[], bool],
+    on_result: Callable[[PullResult], None] | None = None,
+    on_batch: BatchListener | None = None,
+) -> None:
+    """Pull, wait (the interval, or until a rate limit resets), pull again, until told to stop.
+
+    Errors that retrying cannot fix (a rejected token, a missing setting)
+    propagate at once: a loop that hammers an API with a dead token helps nobody.
+    """
+    while not should_stop():
+        result = pull_source(sessions, tenant, name, source, clock=clock, on_batch=on_batch)
+        if on_result is not None:
+            on_result(result)
+        if should_stop():
+            return
+        wait = interval.total_seconds()
+        if result.retry_at is not None:
+            wait = max((result.retry_at - clock()).total_seconds(), 0.0) + 1.0
+        sleeper(wait)
+
+
+def build_source(name: str, settings: SourcesSettings, clock: Clock) -> Source:
+    """The configured source called ``name``; a missing setting is a ``SourceConfigError`` naming it."""
+    if name == "twitter":
+        from ingest.sources.twitter_search import TwitterSearchSource, build_query
+
+        return TwitterSearchSource(
+            _secret(settings.twitter_bearer_token),
+            settings.twitter_query or build_query(settings.twitter_handles, settings.twitter_terms,
+                                                  settings.twitter_languages, settings.twitter_exclude_retweets),
+            _secret(settings.author_hash_salt),
+            clock=clock,
+            page_size=settings.twitter_page_size,
+        )
+    if name == "twitter-stream":
+        from ingest.sources.twitter_stream import TwitterStreamSource
+
+        return TwitterStreamSource(
+            _secret(settings.twitter_bearer_token), settings.twitter_stream_rules, _secret(settings.author_hash_salt)
+        )
+    if name == "zendesk":
+        from ingest.sources.zendesk import ZendeskSource
+
+        return ZendeskSource(
+            settings.zendesk_subdomain or "",
+            settings.zendesk_email or "",
+            _secret(settings.zendesk_token),
+            clock=clock,
+            start_time=settings.zendesk_start_time,
+            lookback=timedelta(hours=settings.zendesk_lookback_hours),
+        )
+    if name == "folder":
+        from ingest.sources.watched_folder import WatchedFolderSource
+
+        if settings.watched_folder is None:
+            raise SourceConfigError("the folder source needs sources.watched_folder")
+        return WatchedFolderSource(settings.watched_folder, clock=clock,
+                                   settle=timedelta(seconds=settings.watched_folder_settle_seconds))
+    raise SourceConfigError(f"unknown source {name!r}; configured names are {', '.join(SOURCE_NAMES)}")
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+@dataclass(frozen=True)
+class PostReceipt:
+    """The answer to a batch of pushed posts: what was new, what was known already."""
+
+    received: int
+    stored: int
+    duplicates: int
+
+
+def receive_posts(session: Session, tenant: str, posts: list[Post]) -> PostReceipt:
+    """Store pushed posts idempotently (unique by source and id, also within the batch)."""
+    unique = list({(post.source, post.external_id): post for post in posts}.values())
+    known = 0
+    by_source: dict[str, list[str]] = {}
+    for post in unique:
+        by_source.setdefault(post.source, []).append(post.external_id)
+    for post_source, ids in by_source.items():
+        known += len(existing_post_ids(session, tenant, post_source, ids))
+    store_posts(session, tenant, unique)
+    return PostReceipt(received=len(posts), stored=len(unique) - known, duplicates=len(posts) - len(unique) + known)
+
+
+@dataclass(frozen=True)
+class ChangeReceipt:
+    received: int
+    stored: int
+    closed: int
+    unmapped: list[str]
+    ignored: str | None = None
+
+
+def receive_changes(session: Session, tenant: str, delivery: FeedDelivery) -> ChangeReceipt:
+    """Store a feed's changes (new ones once), close alerts that ended, and name the unmapped ones."""
+    changes = list({(change.source, change.external_id): change for change in delivery.changes}.values())
+    known: set[tuple[str, str]] = set()
+    by_source: dict[str, list[str]] = {}
+    for change in changes:
+        by_source.setdefault(change.source, []).append(change.external_id)
+    for change_source, ids in by_source.items():
+        known |= {(change_source, found) for found in existing_change_ids(session, tenant, change_source, ids)}
+    store_changes(session, tenant, changes)
+    closed = close_changes(session, tenant, [c for c in changes if (c.source, c.external_id) in known])
+    unmapped = [change.external_id for change in changes if change.service is None]
+    for external_id in unmapped:
+        log.warning("change_unmapped tenant=%s change=%s", tenant, external_id)
+    return ChangeReceipt(received=len(delivery.changes), stored=len(changes) - len(known), closed=closed,
+                         unmapped=unmapped, ignored=delivery.ignored)
