@@ -180,6 +180,20 @@ class ClusterBook:
         self.live = [cluster for cluster in self.live if cluster is not absorbed]
         self._centroids_stale = True
 
+    def split(self, source: Cluster, kept: list[TriagePost], moved: list[TriagePost], now: float) -> Cluster:
+        """Rebuild ``source`` from ``kept`` and a new live cluster from ``moved``, kept apart for good."""
+        part = self._new_cluster(now)
+        source.members, source.authors = [], {}
+        source.vector_sum = np.zeros_like(source.vector_sum)
+        for post in kept:
+            source.add(post)
+        for post in moved:
+            part.add(post)
+        source.cannot_link.add(part.key)
+        part.cannot_link.add(source.key)
+        self._centroids_stale = True
+        return part
+
     def find_merges(self) -> list[tuple[Cluster, Cluster]]:
         """Pairs of live clusters close enough to be one problem (survivor first)."""
         if len(self.live) < 2:

@@ -67,6 +67,7 @@ class TriageEngine:
         self.changes: list[TriageChange] = []
         self.signals: dict[str, Signal] = {}
         self.signal_of_cluster: dict[str, str] = {}
+        self.generations: dict[str, int] = {}
         self.decisions: list[SignalDecision] = []
         self.posts_seen = 0
         self.problem_posts = 0
@@ -101,6 +102,39 @@ class TriageEngine:
             if signal.state == "open":
                 self._refresh_signal(self.book.clusters[key], signal, now)
 
+    # -- human decisions (constraints every later pass keeps) ----------------------------------
+    def mute(self, cluster_key: str, until: float, now: float) -> None:
+        """A muted cluster keeps collecting posts but does not escalate until ``until``; an open
+        signal is resolved so nobody is left with an orphan page."""
+        cluster = self.book.resolve_key(cluster_key)
+        cluster.muted_until = until
+        key = self.signal_of_cluster.get(cluster.key)
+        if key is not None and self.signals[key].state == "open":
+            signal = self.signals[key]
+            signal.state, signal.resolved_at = "resolved", now
+            self._decide(RESOLVE, signal, now, f"muted until {until:.0f}")
+            del self.signal_of_cluster[cluster.key]
+            cluster.escalated = False
+
+    def merge_clusters(self, absorbed_key: str, survivor_key: str, now: float) -> None:
+        """A person says two clusters are one problem: they stay one from now on."""
+        survivor, absorbed = self.book.resolve_key(survivor_key), self.book.resolve_key(absorbed_key)
+        if survivor is absorbed:
+            return
+        survivor.cannot_link.discard(absorbed.key)
+        self.book.merge(survivor, absorbed)
+        self._merge_signals(survivor, absorbed, now)
+
+    def split_cluster(self, cluster_key: str, post_ids: set[int], now: float) -> str:
+        """Move the picked posts to a cluster of their own that never merges back."""
+        source = self.book.resolve_key(cluster_key)
+        moved = [member for member in source.members if member.post_id in post_ids]
+        kept = [member for member in source.members if member.post_id not in post_ids]
+        if not moved or not kept:
+            raise ValueError("a split needs at least one post on each side")
+        part = self.book.split(source, kept, moved, now)
+        return part.key
+
     # -- decisions -----------------------------------------------------------------------------
     def _consider_trigger(self, cluster: Cluster, now: float) -> None:
         if cluster.escalated or cluster.is_muted(now):
@@ -113,8 +147,12 @@ class TriageEngine:
         window_start = now - self.settings.policy.window_minutes * 60
         onset = next(member.time for member in cluster.members if member.time >= window_start)
         service = self.catalog.match(cluster).service
+        generation = self.generations.get(cluster.key, 0) + 1
+        self.generations[cluster.key] = generation
         signal = Signal(
-            dedup_key=f"{self.tenant}:{cluster.key}",
+            # a cluster that pages again after its signal was resolved (a mute ended) gets a new generation,
+            # so the incident platform opens a new alert instead of silently reopening a closed one
+            dedup_key=f"{self.tenant}:{cluster.key}:{generation}",
             cluster_key=cluster.key,
             first_triggered_at=now,
             onset=onset,

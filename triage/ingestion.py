@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.errors import RateLimitedError, SourceConfigError
+from ingest.errors import IngestError, RateLimitedError, SourceConfigError
 from ingest.feeds.base import FeedDelivery
 from ingest.records import Post
 from ingest.sources.base import RateLimitStatus, Source, SourceBatch
@@ -31,6 +31,7 @@ from triage.storage.post_updates import (
     delete_posts,
     existing_change_ids,
     existing_post_ids,
+    record_source_error,
     update_posts,
 )
 
@@ -85,32 +86,45 @@ def pull_source(
     try:
         for batch in source.read(cursor):
             with transaction(sessions) as session:
-                _store_batch(session, tenant, name, source, batch, result)
+                _store_batch(session, tenant, source, batch, result)
                 save_cursor(session, tenant, name, source.kind, batch.cursor, clock())
             result.batches += 1
             result.cursor = batch.cursor
             result.rate_limit = batch.extra.rate_limit or result.rate_limit
-            log.info("source_batch_stored source=%s posts=%d changes=%d", name, len(batch.posts), len(batch.changes))
+            log.info(
+                "source_batch_stored source=%s posts=%d changes=%d",
+                name,
+                len(batch.posts),
+                len(batch.changes),
+            )
             if on_batch is not None:
                 on_batch(result, batch)
     except RateLimitedError as error:
         result.retry_at, result.retry_reason = error.retry_at, error.reason
         log.warning("source_rate_limited source=%s retry_at=%s", name, error.retry_at.isoformat())
+    except IngestError as error:
+        # stored for the sources page, then raised: the runner stops rather than retrying a dead token
+        with transaction(sessions) as session:
+            record_source_error(session, tenant, name, source.kind, str(error), clock())
+        log.error("source_failed source=%s error=%s", name, type(error).__name__)
+        raise
     return result
 
 
-def _store_batch(session: Session, tenant: str, name: str, source: Source, batch: SourceBatch,
-                 result: PullResult) -> None:
+def _store_batch(
+    session: Session, tenant: str, source: Source, batch: SourceBatch, result: PullResult
+) -> None:
     if source.posts_can_change:
         counts = update_posts(session, tenant, batch.posts)
         result.posts_new += counts.inserted
         result.posts_updated += counts.updated
         result.posts_seen_before += counts.unchanged
     else:
-        new, seen = _count_new(session, tenant, batch)
-        store_posts(session, tenant, batch.posts)
-        result.posts_new += new
-        result.posts_seen_before += seen
+        unique = _unique(batch.posts)
+        seen = _count_known(session, tenant, unique)
+        store_posts(session, tenant, unique)
+        result.posts_new += len(unique) - seen
+        result.posts_seen_before += len(batch.posts) - len(unique) + seen
     if batch.extra.deleted_post_ids:
         # deletions name ids of the source's own posts; sources that rename themselves say so in source_name
         origin = getattr(source, "source_name", source.kind)
@@ -121,14 +135,16 @@ def _store_batch(session: Session, tenant: str, name: str, source: Source, batch
     result.skipped += len(batch.skipped)
 
 
-def _count_new(session: Session, tenant: str, batch: SourceBatch) -> tuple[int, int]:
-    seen = 0
+def _count_known(session: Session, tenant: str, posts: list[Post]) -> int:
+    """How many of ``posts`` (unique by source and id) are already stored."""
     by_source: dict[str, list[str]] = {}
-    for post in batch.posts:
+    for post in posts:
         by_source.setdefault(post.source, []).append(post.external_id)
-    for post_source, ids in by_source.items():
-        seen += len(existing_post_ids(session, tenant, post_source, ids))
-    return len(batch.posts) - seen, seen
+    return sum(len(existing_post_ids(session, tenant, source, ids)) for source, ids in by_source.items())
+
+
+def _unique(posts: list[Post]) -> list[Post]:
+    return list({(post.source, post.external_id): post for post in posts}.values())
 
 
 def pull_loop(
@@ -161,15 +177,27 @@ def pull_loop(
         sleeper(wait)
 
 
-def build_source(name: str, settings: SourcesSettings, clock: Clock) -> Source:
-    """The configured source called ``name``; a missing setting is a ``SourceConfigError`` naming it."""
+def build_source(
+    name: str, settings: SourcesSettings, clock: Clock, sleeper: Callable[[float], None] | None = None
+) -> Source:
+    """The configured source called ``name``; a missing setting is a ``SourceConfigError`` naming it.
+
+    ``sleeper`` is how the filtered stream waits between reconnects (the runner's choice).
+    """
+    if name in ("twitter", "twitter-stream") and settings.twitter_bearer_token is None:
+        raise SourceConfigError("X needs a bearer token: set sources.twitter_bearer_token")
     if name == "twitter":
         from ingest.sources.twitter_search import TwitterSearchSource, build_query
 
         return TwitterSearchSource(
             _secret(settings.twitter_bearer_token),
-            settings.twitter_query or build_query(settings.twitter_handles, settings.twitter_terms,
-                                                  settings.twitter_languages, settings.twitter_exclude_retweets),
+            settings.twitter_query
+            or build_query(
+                settings.twitter_handles,
+                settings.twitter_terms,
+                settings.twitter_languages,
+                settings.twitter_exclude_retweets,
+            ),
             _secret(settings.author_hash_salt),
             clock=clock,
             page_size=settings.twitter_page_size,
@@ -178,7 +206,10 @@ def build_source(name: str, settings: SourcesSettings, clock: Clock) -> Source:
         from ingest.sources.twitter_stream import TwitterStreamSource
 
         return TwitterStreamSource(
-            _secret(settings.twitter_bearer_token), settings.twitter_stream_rules, _secret(settings.author_hash_salt)
+            _secret(settings.twitter_bearer_token),
+            settings.twitter_stream_rules,
+            _secret(settings.author_hash_salt),
+            sleeper=sleeper or _refuse_to_sleep,
         )
     if name == "zendesk":
         from ingest.sources.zendesk import ZendeskSource
@@ -196,9 +227,16 @@ def build_source(name: str, settings: SourcesSettings, clock: Clock) -> Source:
 
         if settings.watched_folder is None:
             raise SourceConfigError("the folder source needs sources.watched_folder")
-        return WatchedFolderSource(settings.watched_folder, clock=clock,
-                                   settle=timedelta(seconds=settings.watched_folder_settle_seconds))
+        return WatchedFolderSource(
+            settings.watched_folder,
+            clock=clock,
+            settle=timedelta(seconds=settings.watched_folder_settle_seconds),
+        )
     raise SourceConfigError(f"unknown source {name!r}; configured names are {', '.join(SOURCE_NAMES)}")
+
+
+def _refuse_to_sleep(seconds: float) -> None:
+    raise SourceConfigError("the X stream needs a sleeper between reconnects; pass one to build_source")
 
 
 def _secret(value: Any) -> str:
@@ -216,15 +254,12 @@ class PostReceipt:
 
 def receive_posts(session: Session, tenant: str, posts: list[Post]) -> PostReceipt:
     """Store pushed posts idempotently (unique by source and id, also within the batch)."""
-    unique = list({(post.source, post.external_id): post for post in posts}.values())
-    known = 0
-    by_source: dict[str, list[str]] = {}
-    for post in unique:
-        by_source.setdefault(post.source, []).append(post.external_id)
-    for post_source, ids in by_source.items():
-        known += len(existing_post_ids(session, tenant, post_source, ids))
+    unique = _unique(posts)
+    known = _count_known(session, tenant, unique)
     store_posts(session, tenant, unique)
-    return PostReceipt(received=len(posts), stored=len(unique) - known, duplicates=len(posts) - len(unique) + known)
+    return PostReceipt(
+        received=len(posts), stored=len(unique) - known, duplicates=len(posts) - len(unique) + known
+    )
 
 
 @dataclass(frozen=True)
@@ -244,11 +279,18 @@ def receive_changes(session: Session, tenant: str, delivery: FeedDelivery) -> Ch
     for change in changes:
         by_source.setdefault(change.source, []).append(change.external_id)
     for change_source, ids in by_source.items():
-        known |= {(change_source, found) for found in existing_change_ids(session, tenant, change_source, ids)}
+        known |= {
+            (change_source, found) for found in existing_change_ids(session, tenant, change_source, ids)
+        }
     store_changes(session, tenant, changes)
     closed = close_changes(session, tenant, [c for c in changes if (c.source, c.external_id) in known])
     unmapped = [change.external_id for change in changes if change.service is None]
     for external_id in unmapped:
         log.warning("change_unmapped tenant=%s change=%s", tenant, external_id)
-    return ChangeReceipt(received=len(delivery.changes), stored=len(changes) - len(known), closed=closed,
-                         unmapped=unmapped, ignored=delivery.ignored)
+    return ChangeReceipt(
+        received=len(delivery.changes),
+        stored=len(changes) - len(known),
+        closed=closed,
+        unmapped=unmapped,
+        ignored=delivery.ignored,
+    )

@@ -23,14 +23,16 @@ class CatalogEntry(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
     repositories: list[str] = Field(
-        default_factory=list, description="GitHub repositories (owner/name) whose deploys change this service."
+        default_factory=list,
+        description="GitHub repositories (owner/name) whose deploys change this service.",
     )
     alert_labels: dict[str, str] = Field(
         default_factory=dict,
-        description="Alert labels that name this service, e.g. {'job': 'checkout-api'}; any one matching is enough.",
+        description="Alert labels naming this service, e.g. {'job': 'checkout-api'}; one match is enough.",
     )
     keywords: list[str] = Field(
-        default_factory=list, description="Words in a change's summary that point at this service (last resort)."
+        default_factory=list,
+        description="Words in a change's summary that point at this service (last resort).",
     )
 
 
@@ -93,30 +95,43 @@ class SourcesSettings(BaseModel):
     author_hash_salt: SecretStr | None = Field(
         None, description="Secret salt for hashing X author ids into author keys; required for the X sources."
     )
-    poll_interval_seconds: float = Field(60.0, description="Pause between pulls of `triage sources pull --loop`.")
+    poll_interval_seconds: float = Field(
+        60.0, description="Pause between pulls of `triage sources pull --loop`."
+    )
 
     twitter_bearer_token: SecretStr | None = Field(None, description="X API v2 app-only bearer token.")
     twitter_query: str = Field(
-        "", description="Recent-search query used verbatim; when empty it is built from the handles and terms below."
+        "",
+        description="Recent-search query, used verbatim; when empty it is built from the handles and terms.",
     )
-    twitter_handles: list[str] = Field(default_factory=list, description="Brand handles, e.g. ['@acme', '@acmehelp'].")
-    twitter_terms: list[str] = Field(default_factory=list, description="Product names and phrases to search for.")
-    twitter_languages: list[str] = Field(default_factory=list, description="Only these languages, e.g. ['en', 'de'].")
+    twitter_handles: list[str] = Field(
+        default_factory=list, description="Brand handles, e.g. ['@acme', '@acmehelp']."
+    )
+    twitter_terms: list[str] = Field(
+        default_factory=list, description="Product names and phrases to search for."
+    )
+    twitter_languages: list[str] = Field(
+        default_factory=list, description="Only these languages, e.g. ['en', 'de']."
+    )
     twitter_exclude_retweets: bool = True
     twitter_page_size: int = Field(100, ge=10, le=100, description="Tweets per recent-search page (10-100).")
     twitter_stream_rules: dict[str, str] = Field(
-        default_factory=dict, description="Filtered-stream rules as {tag: rule}; synced to X before connecting."
+        default_factory=dict,
+        description="Filtered-stream rules as {tag: rule}; synced to X before connecting.",
     )
 
     zendesk_subdomain: str | None = Field(None, description="The 'acme' of acme.zendesk.com.")
     zendesk_email: str | None = Field(None, description="Agent email the API token belongs to.")
     zendesk_token: SecretStr | None = Field(None, description="Zendesk API token.")
     zendesk_start_time: datetime | None = Field(
-        None, description="Where the first export starts; default: zendesk_lookback_hours before the first pull."
+        None,
+        description="Where the first export starts; default: zendesk_lookback_hours before the first pull.",
     )
     zendesk_lookback_hours: float = 24.0
 
-    watched_folder: Path | None = Field(None, description="Folder whose JSONL/CSV files are picked up as they appear.")
+    watched_folder: Path | None = Field(
+        None, description="Folder whose JSONL/CSV files are picked up as they appear."
+    )
     watched_folder_settle_seconds: float = Field(
         5.0, description="A file modified more recently than this is still being written and waits."
     )

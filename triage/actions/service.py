@@ -119,27 +119,47 @@ def _maybe_utc(moment: datetime | None) -> datetime | None:
 
 def _action_record(row: ClusterActionRow) -> ActionRecord:
     return ActionRecord(
-        row.id, row.tenant, row.cluster_key, row.action, row.actor, as_utc(row.created_at), _maybe_utc(row.expires_at),
-        row.target_cluster_key, tuple(int(post_id) for post_id in row.post_ids), row.note,
+        row.id,
+        row.tenant,
+        row.cluster_key,
+        row.action,
+        row.actor,
+        as_utc(row.created_at),
+        _maybe_utc(row.expires_at),
+        row.target_cluster_key,
+        tuple(int(post_id) for post_id in row.post_ids),
+        row.note,
     )
 
 
 def _label_record(row: PostLabelRow) -> LabelRecord:
     return LabelRecord(
-        row.id, row.tenant, row.post_id, row.source, row.external_id, row.label, row.category, row.actor,
-        as_utc(row.created_at), row.note,
+        row.id,
+        row.tenant,
+        row.post_id,
+        row.source,
+        row.external_id,
+        row.label,
+        row.category,
+        row.actor,
+        as_utc(row.created_at),
+        row.note,
     )
 
 
 def _cluster(session: Session, tenant: str, cluster_key: str) -> ClusterRow:
     row = session.scalar(select(ClusterRow).where(ClusterRow.tenant == tenant, ClusterRow.key == cluster_key))
     if row is None:
-        raise NotFoundError(f"no cluster {cluster_key!r} in tenant {tenant!r}; list clusters with GET /v1/clusters")
+        raise NotFoundError(
+            f"no cluster {cluster_key!r} in tenant {tenant!r}; list clusters with GET /v1/clusters"
+        )
     return row
 
 
 def _member_ids(session: Session, cluster_id: int) -> list[int]:
-    return list(session.scalars(select(ClusterMemberRow.post_id).where(ClusterMemberRow.cluster_id == cluster_id)))
+    return list(
+        session.scalars(select(ClusterMemberRow.post_id).where(ClusterMemberRow.cluster_id == cluster_id))
+    )
 
 
 def record_cluster_action(
@@ -163,7 +183,9 @@ def record_cluster_action(
     cluster = _cluster(session, tenant, cluster_key)
     details: dict[str, Any] = {}
     if action == "mute" and expires_at is not None and expires_at <= at:
-        raise ActionError("a mute must expire in the future; give a positive duration or none for 'until unmuted'")
+        raise ActionError(
+            "a mute must expire in the future; give a positive duration or none for 'until unmuted'"
+        )
     if action == "merge":
         if not target_cluster_key:
             raise ActionError("a merge needs the cluster to merge into (target_cluster_key)")
@@ -172,7 +194,9 @@ def record_cluster_action(
         _cluster(session, tenant, target_cluster_key)
         current = load_constraints(session, tenant)
         if current.survivor(target_cluster_key) == cluster_key:
-            raise ActionError(f"{target_cluster_key!r} is already merged into {cluster_key!r}; merge the other way")
+            raise ActionError(
+                f"{target_cluster_key!r} is already merged into {cluster_key!r}; merge the other way"
+            )
     if action == "split":
         members = set(_member_ids(session, cluster.id))
         picked = sorted(set(int(post_id) for post_id in post_ids))
@@ -180,9 +204,13 @@ def record_cluster_action(
             raise ActionError("a split needs the posts that should leave the cluster; pick at least one")
         outsiders = [post_id for post_id in picked if post_id not in members]
         if outsiders:
-            raise ActionError(f"posts {outsiders} are not in cluster {cluster_key!r}; pick posts from this cluster")
+            raise ActionError(
+                f"posts {outsiders} are not in cluster {cluster_key!r}; pick posts from this cluster"
+            )
         if len(picked) == len(members):
-            raise ActionError("a split must leave at least one post behind; to drop the cluster, mute or resolve it")
+            raise ActionError(
+                "a split must leave at least one post behind; to drop the cluster, mute or resolve it"
+            )
         details["remaining_post_ids"] = sorted(members - set(picked))
         post_ids = picked
     row = ClusterActionRow(
@@ -307,7 +335,9 @@ def load_constraints(session: Session, tenant: str) -> ClusterConstraints:
 
     relabels: dict[int, PostRelabel] = {}
     for label in session.scalars(
-        select(PostLabelRow).where(PostLabelRow.tenant == tenant).order_by(PostLabelRow.created_at, PostLabelRow.id)
+        select(PostLabelRow)
+        .where(PostLabelRow.tenant == tenant)
+        .order_by(PostLabelRow.created_at, PostLabelRow.id)
     ):
         relabels[label.post_id] = PostRelabel(
             label.post_id, label.label != "not_problem", label.category if label.label == "category" else None

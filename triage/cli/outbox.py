@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -24,13 +25,15 @@ outbox_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_CONFIG_OPTION = typer.Option(
-    None,
-    "--escalation-config",
-    help="JSON file with the escalation settings (targets...); default: the application settings.",
-    exists=True,
-    dir_okay=False,
-)
+_ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--escalation-config",
+        help="JSON file with the escalation settings (targets...); default: the application settings.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
 
 
 def _escalation_settings(settings: Settings, config: Path | None) -> EscalationSettings:
@@ -39,7 +42,9 @@ def _escalation_settings(settings: Settings, config: Path | None) -> EscalationS
             return EscalationSettings.model_validate(json.loads(config.read_text(encoding="utf-8")))
         except (ValueError, ValidationError) as error:
             first = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
-            raise ConfigurationError(f"{config}: invalid escalation settings ({first}); fix the file") from None
+            raise ConfigurationError(
+                f"{config}: invalid escalation settings ({first}); fix the file"
+            ) from None
     configured = getattr(settings, "escalation", None)
     return configured if isinstance(configured, EscalationSettings) else EscalationSettings()
 
@@ -52,11 +57,11 @@ def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
 
 @outbox_app.command("list")
 def list_command(
-    status: str | None = typer.Option(
-        None, help=f"Only this status: {', '.join(OPEN_STATUSES + FINAL_STATUSES)}."
-    ),
-    target: str | None = typer.Option(None, help="Only this target."),
-    limit: int = typer.Option(50, min=1, help="Most recent messages to show."),
+    status: Annotated[
+        str | None, typer.Option(help=f"Only this status: {', '.join(OPEN_STATUSES + FINAL_STATUSES)}.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most recent messages to show.")] = 50,
 ) -> None:
     """Messages in the outbox, newest first, with attempts and the last error."""
     if status is not None and status not in OPEN_STATUSES + FINAL_STATUSES:
@@ -79,13 +84,16 @@ def list_command(
         )
     console = Console()
     console.print(table)
-    console.print(", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "the outbox is empty")
+    totals = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+    console.print(totals or "the outbox is empty")
 
 
 @outbox_app.command("retry")
 def retry_command(
-    ids: list[int] = typer.Argument(None, help="Dead messages to retry; none: every dead message."),
-    target: str | None = typer.Option(None, help="Only dead messages of this target."),
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Dead messages to retry; none: every dead one.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Only dead messages of this target.")] = None,
 ) -> None:
     """Put dead letters back in the queue with a fresh attempt budget (stale ones are superseded)."""
     sessions = _sessions(Settings())
@@ -102,26 +110,31 @@ def retry_command(
 
 @outbox_app.command("purge")
 def purge_command(
-    status: list[str] = typer.Option(
-        ["delivered", "superseded"], help="Statuses to delete (delivered, superseded, dead)."
-    ),
-    older_than_days: float = typer.Option(7.0, min=0, help="Only messages enqueued longer ago than this."),
-    target: str | None = typer.Option(None, help="Only this target."),
+    status: Annotated[
+        list[str] | None, typer.Option(help="Statuses to delete: delivered, superseded, dead.")
+    ] = None,
+    older_than_days: Annotated[
+        float, typer.Option(min=0, help="Only messages enqueued longer ago than this.")
+    ] = 7.0,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
 ) -> None:
     """Delete finished messages; pending ones are never purged."""
     sessions = _sessions(Settings())
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
     with transaction(sessions) as session:
-        removed = purge_messages(session, statuses=status, older_than=cutoff, target=target)
+        removed = purge_messages(
+            session, statuses=status or ["delivered", "superseded"], older_than=cutoff, target=target
+        )
     Console().print(f"{removed} message(s) purged")
 
 
 @outbox_app.command("deliver")
 def deliver_command(
-    until_empty: bool = typer.Option(
-        False, "--until-empty", help="Keep going (waiting out backoffs) until nothing is pending."
-    ),
-    escalation_config: Path | None = _CONFIG_OPTION,
+    until_empty: Annotated[
+        bool,
+        typer.Option("--until-empty", help="Keep going (waiting out backoffs) until nothing is pending."),
+    ] = False,
+    escalation_config: _ConfigOption = None,
 ) -> None:
     """Deliver due messages once (default) or until the outbox is empty."""
     settings = Settings()

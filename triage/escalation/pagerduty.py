@@ -52,7 +52,7 @@ class OutboxEventsClient(pagerduty.EventsApiV2Client):
         super().__init__(routing_key, base_url=base_url, **kw)
         self.retry = {}
         self.max_network_attempts = 0
-        self.timeout = timeout
+        self.timeout = timeout  # type: ignore[assignment]  # httpx2 takes float seconds
 
     def postprocess(self, response: Response) -> None:
         if response.status_code == 429:  # the package would otherwise sleep and retry forever
@@ -155,10 +155,11 @@ class PagerDutyTarget(EscalationTarget):
                 f"{what} answered 429: {_api_error(throttled.response)}", 429, retry_after
             ) from None
         except pagerduty.HttpError as error:
-            status = error.response.status_code
+            response: Response = error.response  # type: ignore[assignment]  # HttpError always has one
+            status = response.status_code
             if 200 <= status < 300:  # accepted, though the body was not the documented one
                 return DeliveryReceipt(status, "accepted")
-            detail = f"{what} answered {status}: {_api_error(error.response)}"
+            detail = f"{what} answered {status}: {_api_error(response)}"
             if status >= 500 or status in (408, 409, 425):
                 raise RetryableDeliveryError(detail, status) from None
             raise PermanentDeliveryError(detail, status) from None

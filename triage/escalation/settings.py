@@ -39,18 +39,24 @@ class TargetSettings(BaseModel):
 
     name: str = Field(description="Unique name; outbox rows and the CLI refer to the target by it.")
     kind: TargetKind
-    url: str | None = Field(None, description="Endpoint or base URL (not secret).")
-    routing_key: SecretStr | None = Field(None, description="PagerDuty default routing (integration) key.")
+    url: str | None = Field(default=None, description="Endpoint or base URL (not secret).")
+    routing_key: SecretStr | None = Field(
+        default=None, description="PagerDuty default routing (integration) key."
+    )
     routing_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="PagerDuty routing key per service name; others use routing_key."
     )
-    secret: SecretStr | None = Field(None, description="Signing key, Slack webhook URL or Zendesk API token.")
-    email: str | None = Field(None, description="Zendesk agent email the API token belongs to.")
-    rate_per_minute: float | None = Field(
-        None, gt=0, description="Messages per minute to this target (per routing key); default by kind."
+    secret: SecretStr | None = Field(
+        default=None, description="Signing key, Slack webhook URL or Zendesk API token."
     )
-    burst: int = Field(10, ge=1, description="Messages that may go at once before the rate applies.")
-    timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout of one delivery attempt.")
+    email: str | None = Field(default=None, description="Zendesk agent email the API token belongs to.")
+    rate_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="Messages per minute to this target (per routing key); default by kind.",
+    )
+    burst: int = Field(default=10, ge=1, description="Messages that may go at once before the rate applies.")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="HTTP timeout of one delivery attempt.")
 
     @model_validator(mode="after")
     def _needs_what_its_kind_needs(self) -> TargetSettings:
@@ -88,24 +94,28 @@ class EscalationSettings(BaseModel):
 
     targets: list[TargetSettings] = Field(default_factory=list, description="Where signals are sent.")
     public_base_url: str = Field(
-        "http://127.0.0.1:8000",
+        default="http://127.0.0.1:8000",
         description="Base of the links in messages: {public_base_url}/clusters/{key}.",
     )
-    max_attempts: int = Field(8, ge=1, description="Failed attempts after which a message is dead-lettered.")
-    backoff_initial_seconds: float = Field(2.0, gt=0, description="Backoff before the second attempt.")
-    backoff_max_seconds: float = Field(600.0, gt=0, description="Longest backoff between attempts.")
+    max_attempts: int = Field(
+        default=8, ge=1, description="Failed attempts after which a message is dead-lettered."
+    )
+    backoff_initial_seconds: float = Field(
+        default=2.0, gt=0, description="Backoff before the second attempt."
+    )
+    backoff_max_seconds: float = Field(default=600.0, gt=0, description="Longest backoff between attempts.")
     inline_wait_max_seconds: float = Field(
-        5.0,
+        default=5.0,
         ge=0,
         description="Retries whose wait is at most this happen in the same pass; longer waits (a long "
         "Retry-After, late backoff) put the message back in the outbox so other targets are not held up.",
     )
     lease_seconds: float = Field(
-        120.0, gt=0, description="A message claimed by a worker that died is retried after this long."
+        default=120.0, gt=0, description="A message claimed by a worker that died is retried after this long."
     )
-    batch_size: int = Field(200, ge=1, description="Outbox rows a worker looks at per pass.")
-    sample_posts: int = Field(5, ge=0, description="Sample posts carried by each message.")
-    max_causes: int = Field(3, ge=0, description="Ranked likely causes carried by each message.")
+    batch_size: int = Field(default=200, ge=1, description="Outbox rows a worker looks at per pass.")
+    sample_posts: int = Field(default=5, ge=0, description="Sample posts carried by each message.")
+    max_causes: int = Field(default=3, ge=0, description="Ranked likely causes carried by each message.")
 
     @model_validator(mode="after")
     def _target_names_are_unique(self) -> EscalationSettings:

@@ -25,7 +25,7 @@ from triage.engine import TriageEngine
 from triage.events import TriageChange, TriagePost, to_epoch
 from triage.replay.report import build_report
 from triage.settings import Settings
-from triage.storage.analyses import posts_to_analyse, store_analyses
+from triage.storage.analyses import posts_to_analyse, store_analyses, stored_embeddings
 from triage.storage.database import create_db_engine, migrate, session_factory, transaction
 from triage.storage.intake import (
     load_cursor,
@@ -119,14 +119,22 @@ def replay_file(
 
 
 def analyse_pending(sessions: Any, tenant: str, analyzer: Analyzer, settings: Settings, progress: Progress) -> None:
+    """Analyse every post of ``tenant`` that this model version has not seen, in committed chunks."""
     with transaction(sessions) as session:
         pending = posts_to_analyse(session, tenant, analyzer.model_version)
     progress.stage("analysing", len(pending))
     for start in range(0, len(pending), _ANALYSIS_CHUNK):
         chunk = pending[start : start + _ANALYSIS_CHUNK]
-        analyses = analyzer.analyze([text for _, text in chunk], batch_size=settings.analysis_batch_size)
+        post_ids = [post_id for post_id, _ in chunk]
+        texts = [text for _, text in chunk]
         with transaction(sessions) as session:
-            store_analyses(session, [post_id for post_id, _ in chunk], analyses, analyzer.model_version)
+            known = stored_embeddings(session, post_ids)
+        if len(known) == len(chunk):
+            analyses = analyzer.analyze_embeddings(texts, np.stack([known[post_id] for post_id in post_ids]))
+        else:
+            analyses = analyzer.analyze(texts, batch_size=settings.analysis_batch_size)
+        with transaction(sessions) as session:
+            store_analyses(session, post_ids, analyses, analyzer.model_version)
         progress.advance(len(chunk))
 
 

@@ -23,6 +23,21 @@ def posts_to_analyse(session: Session, tenant: str, model_version: str) -> list[
     return [(row.id, row.text) for row in session.execute(statement)]
 
 
+def stored_embeddings(session: Session, post_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """Embeddings an earlier model version already computed for these posts.
+
+    Model versions differ in their heads, not in the encoder, so a new version
+    only needs its heads run on these: promoting a model re-encodes nothing.
+    """
+    found: dict[int, np.ndarray] = {}
+    for start in range(0, len(post_ids), 5000):
+        chunk = list(post_ids[start : start + 5000])
+        statement = select(AnalysisRow.post_id, AnalysisRow.embedding).where(AnalysisRow.post_id.in_(chunk))
+        for row in session.execute(statement):
+            found[row.post_id] = np.frombuffer(row.embedding, dtype=np.float32)
+    return found
+
+
 def store_analyses(
     session: Session, post_ids: Sequence[int], analyses: Sequence[PostAnalysis], model_version: str
 ) -> None:

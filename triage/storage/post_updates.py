@@ -8,20 +8,22 @@ Deleting a ticket at the origin deletes the post; its analysis and cluster
 memberships go with it by foreign-key cascade.
 
 Alert change events arrive twice, firing then resolved; ``close_changes`` sets
-the end time on the one already stored.
+the end time on the one already stored. A pull that fails for a reason a person
+must fix leaves its message on the source (``record_source_error``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ingest.records import ChangeEvent, Post
 from triage.storage.intake import store_posts
-from triage.storage.models import AnalysisRow, ChangeEventRow, ClusterRow, PostRow
+from triage.storage.models import AnalysisRow, ChangeEventRow, ClusterRow, PostRow, SourceRow
 
 _CHUNK = 500
 
@@ -38,8 +40,13 @@ def existing_post_ids(session: Session, tenant: str, source: str, external_ids: 
     found: set[str] = set()
     for start in range(0, len(external_ids), _CHUNK):
         chunk = list(external_ids[start : start + _CHUNK])
-        found.update(session.scalars(select(PostRow.external_id).where(
-            PostRow.tenant == tenant, PostRow.source == source, PostRow.external_id.in_(chunk))))
+        found.update(
+            session.scalars(
+                select(PostRow.external_id).where(
+                    PostRow.tenant == tenant, PostRow.source == source, PostRow.external_id.in_(chunk)
+                )
+            )
+        )
     return found
 
 
@@ -62,14 +69,23 @@ def update_posts(session: Session, tenant: str, posts: Sequence[Post]) -> PostUp
     for key, row in rows.items():
         post = latest[key]
         if (row.text, row.meta, row.author_key, row.lang, row.url) == (
-            post.text, post.meta, post.author_key, post.lang, post.url
+            post.text,
+            post.meta,
+            post.author_key,
+            post.lang,
+            post.url,
         ):
             unchanged += 1
             continue
         if row.text != post.text:
             reanalyse.append(row.id)
-        row.text, row.meta, row.author_key, row.lang, row.url = post.text, dict(post.meta), post.author_key, \
-            post.lang, post.url
+        row.text, row.meta, row.author_key, row.lang, row.url = (
+            post.text,
+            dict(post.meta),
+            post.author_key,
+            post.lang,
+            post.url,
+        )
         updated += 1
     if reanalyse:
         session.execute(delete(AnalysisRow).where(AnalysisRow.post_id.in_(reanalyse)))
@@ -82,13 +98,23 @@ def delete_posts(session: Session, tenant: str, source: str, external_ids: Seque
     """Delete posts removed at the origin; returns how many were stored."""
     if not external_ids:
         return 0
-    ids = list(session.scalars(select(PostRow.id).where(
-        PostRow.tenant == tenant, PostRow.source == source, PostRow.external_id.in_(list(external_ids)))))
+    ids = list(
+        session.scalars(
+            select(PostRow.id).where(
+                PostRow.tenant == tenant,
+                PostRow.source == source,
+                PostRow.external_id.in_(list(external_ids)),
+            )
+        )
+    )
     if not ids:
         return 0
     # a cluster's representative is a plain reference, not a cascade: point it at nothing first
-    session.execute(update(ClusterRow).where(ClusterRow.representative_post_id.in_(ids))
-                    .values(representative_post_id=None))
+    session.execute(
+        update(ClusterRow)
+        .where(ClusterRow.representative_post_id.in_(ids))
+        .values(representative_post_id=None)
+    )
     session.execute(delete(AnalysisRow).where(AnalysisRow.post_id.in_(ids)))
     session.execute(delete(PostRow).where(PostRow.id.in_(ids)))
     return len(ids)
@@ -102,8 +128,12 @@ def close_changes(session: Session, tenant: str, changes: Sequence[ChangeEvent])
             continue
         result = session.execute(
             update(ChangeEventRow)
-            .where(ChangeEventRow.tenant == tenant, ChangeEventRow.source == change.source,
-                   ChangeEventRow.external_id == change.external_id, ChangeEventRow.ended_at.is_(None))
+            .where(
+                ChangeEventRow.tenant == tenant,
+                ChangeEventRow.source == change.source,
+                ChangeEventRow.external_id == change.external_id,
+                ChangeEventRow.ended_at.is_(None),
+            )
             .values(ended_at=change.ended_at)
         )
         closed += result.rowcount or 0  # type: ignore[attr-defined]
@@ -115,19 +145,54 @@ def existing_change_ids(session: Session, tenant: str, source: str, external_ids
     found: set[str] = set()
     for start in range(0, len(external_ids), _CHUNK):
         chunk = list(external_ids[start : start + _CHUNK])
-        found.update(session.scalars(select(ChangeEventRow.external_id).where(
-            ChangeEventRow.tenant == tenant, ChangeEventRow.source == source, ChangeEventRow.external_id.in_(chunk))))
+        found.update(
+            session.scalars(
+                select(ChangeEventRow.external_id).where(
+                    ChangeEventRow.tenant == tenant,
+                    ChangeEventRow.source == source,
+                    ChangeEventRow.external_id.in_(chunk),
+                )
+            )
+        )
     return found
 
 
-def recent_changes(session: Session, tenant: str, *, unmapped_only: bool = False, limit: int = 50) -> list[ChangeEvent]:
+def recent_changes(
+    session: Session, tenant: str, *, unmapped_only: bool = False, limit: int = 50
+) -> list[ChangeEvent]:
     """Newest changes first; ``unmapped_only`` lists those no catalog entry claimed."""
     statement = select(ChangeEventRow).where(ChangeEventRow.tenant == tenant)
     if unmapped_only:
         statement = statement.where(ChangeEventRow.service.is_(None))
-    rows = session.scalars(statement.order_by(ChangeEventRow.started_at.desc(), ChangeEventRow.id.desc()).limit(limit))
+    rows = session.scalars(
+        statement.order_by(ChangeEventRow.started_at.desc(), ChangeEventRow.id.desc()).limit(limit)
+    )
     return [
-        ChangeEvent(external_id=row.external_id, service=row.service, kind=row.kind, summary=row.summary,  # type: ignore[arg-type]
-                    started_at=row.started_at, ended_at=row.ended_at, url=row.url, source=row.source)
+        ChangeEvent.model_validate(
+            {
+                "external_id": row.external_id,
+                "service": row.service,
+                "kind": row.kind,
+                "summary": row.summary,
+                "started_at": row.started_at,
+                "ended_at": row.ended_at,
+                "url": row.url,
+                "source": row.source,
+            }
+        )
         for row in rows
     ]
+
+
+def record_source_error(
+    session: Session, tenant: str, name: str, kind: str, message: str, at: datetime
+) -> None:
+    """Remember why a source's last pull failed (shown on the sources page); the cursor is untouched.
+    The next successful ``save_cursor`` clears it."""
+    row = session.scalar(select(SourceRow).where(SourceRow.tenant == tenant, SourceRow.name == name))
+    if row is None:
+        session.add(
+            SourceRow(tenant=tenant, name=name, kind=kind, cursor={}, last_error=message, updated_at=None)
+        )
+    else:
+        row.last_error = message
