@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triage.sources_settings import SourcesSettings
+
 
 class ClusteringSettings(BaseModel):
     """How problem reports are grouped. Cosine thresholds are on normalized
@@ -73,6 +75,7 @@ class Settings(BaseSettings):
     clustering: ClusteringSettings = ClusteringSettings()
     policy: PolicySettings = PolicySettings()
     correlation: CorrelationSettings = CorrelationSettings()
+    sources: SourcesSettings = SourcesSettings()
 
     @property
     def resolved_database_url(self) -> str:

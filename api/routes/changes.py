@@ -10,12 +10,13 @@ never dropped.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.deps import require
 from api.problems import problem_response
 from api.routes.intake import BodyTooLarge, read_limited_body
 from ingest.errors import InvalidRecordError, WebhookRejectedError
@@ -28,48 +29,83 @@ from triage.storage.post_updates import recent_changes
 router = APIRouter(prefix="/v1", tags=["changes"])
 
 
-@router.post("/changes/{kind}", summary="Receive a change-feed webhook (github, alertmanager, pagerduty, generic)")
+@router.post(
+    "/changes/{kind}", summary="Receive a change-feed webhook (github, alertmanager, pagerduty, generic)"
+)
 async def post_change(kind: str, request: Request) -> Response:
     config = sources_settings(request.app.state.settings)
     feed_class = FEEDS.get(kind)
     if feed_class is None:
-        return problem_response(request, 404, "unknown-feed", title="Unknown change feed", detail=
-                                f"no feed called {kind!r}; known feeds: {', '.join(sorted(FEEDS))}")
+        return problem_response(
+            request,
+            404,
+            "unknown-feed",
+            title="Unknown change feed",
+            detail=f"no feed called {kind!r}; known feeds: {', '.join(sorted(FEEDS))}",
+        )
     secret = config.webhooks.secret_for(kind)
     if secret is None and not config.webhooks.allow_unauthenticated:
-        return problem_response(request, 403, "feed-not-configured", title="Change feed not configured", detail=
-                                f"set the {kind} secret in sources.webhooks to accept this feed")
+        return problem_response(
+            request,
+            403,
+            "feed-not-configured",
+            title="Change feed not configured",
+            detail=f"set the {kind} secret in sources.webhooks to accept this feed",
+        )
     try:
         raw = await read_limited_body(request, config.webhook_max_body_bytes)
     except BodyTooLarge:
-        return problem_response(request, 413, "body-too-large", title="Request body too large", detail=
-                                f"the body is over {config.webhook_max_body_bytes} bytes")
+        return problem_response(
+            request,
+            413,
+            "body-too-large",
+            title="Request body too large",
+            detail=f"the body is over {config.webhook_max_body_bytes} bytes",
+        )
     feed = feed_class(config.catalog.service_map(), secret.get_secret_value() if secret else None)
     headers = {key.lower(): value for key, value in request.headers.items()}
     try:
         delivery = feed.receive(raw, headers)
     except WebhookRejectedError as error:
-        return problem_response(request, 401, "signature-mismatch", str(error), title="Webhook not authenticated")
+        return problem_response(
+            request, 401, "signature-mismatch", str(error), title="Webhook not authenticated"
+        )
     except InvalidRecordError as error:
-        return problem_response(request, 422, "invalid-change", str(error), title="Invalid change event",
-                                errors=[{"pointer": "/" + error.location.replace(".", "/"), "detail": error.reason}])
+        return problem_response(
+            request,
+            422,
+            "invalid-change",
+            str(error),
+            title="Invalid change event",
+            errors=[{"pointer": "/" + error.location.replace(".", "/"), "detail": error.reason}],
+        )
 
     def store() -> Any:
         with transaction(request.app.state.sessions) as session:
             return receive_changes(session, config.tenant, delivery)
 
     receipt = await run_in_threadpool(store)
-    return JSONResponse({"received": receipt.received, "stored": receipt.stored, "closed": receipt.closed,
-                         "unmapped": receipt.unmapped, "ignored": receipt.ignored})
+    return JSONResponse(
+        {
+            "received": receipt.received,
+            "stored": receipt.stored,
+            "closed": receipt.closed,
+            "unmapped": receipt.unmapped,
+            "ignored": receipt.ignored,
+        }
+    )
 
 
-@router.get("/changes", summary="Recent change events, newest first")
+@router.get(
+    "/changes", summary="Recent change events, newest first", dependencies=[Depends(require("viewer"))]
+)
 def list_changes(
     request: Request,
-    unmapped: bool = Query(False, description="Only events no service in the catalog claimed."),
-    limit: int = Query(50, ge=1, le=500),
+    unmapped: Annotated[bool, Query(description="Only events no service in the catalog claimed.")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    tenant: Annotated[str | None, Query(description="Default: the tenant webhooks store under.")] = None,
 ) -> list[dict[str, Any]]:
     config = sources_settings(request.app.state.settings)
     with transaction(request.app.state.sessions) as session:
-        changes = recent_changes(session, config.tenant, unmapped_only=unmapped, limit=limit)
+        changes = recent_changes(session, tenant or config.tenant, unmapped_only=unmapped, limit=limit)
     return [change.model_dump(mode="json") for change in changes]

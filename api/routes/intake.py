@@ -25,7 +25,6 @@ from triage.storage.database import transaction
 router = APIRouter(prefix="/v1", tags=["intake"])
 
 
-
 class BodyTooLarge(Exception):
     pass
 
@@ -49,7 +48,10 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
 @router.post(
     "/posts",
     summary="Push a batch of posts (replay-file post shape); idempotent on (source, id)",
-    responses={413: {"description": "Body too large"}, 422: {"description": "Invalid posts; nothing was stored"}},
+    responses={
+        413: {"description": "Body too large"},
+        422: {"description": "Invalid posts; nothing was stored"},
+    },
     dependencies=[Depends(require("lead"))],
 )
 async def post_posts(request: Request) -> Response:
@@ -57,17 +59,26 @@ async def post_posts(request: Request) -> Response:
     try:
         raw = await read_limited_body(request, config.intake_max_body_bytes)
     except BodyTooLarge:
-        return problem_response(request, 413, "body-too-large", title="Request body too large", detail=
-                       f"the body is over {config.intake_max_body_bytes} bytes; send smaller batches")
+        return problem_response(
+            request,
+            413,
+            "body-too-large",
+            title="Request body too large",
+            detail=f"the body is over {config.intake_max_body_bytes} bytes; send smaller batches",
+        )
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return problem_response(request, 400, "malformed-json", f"the body is not valid JSON: {error}",
-                                title="Malformed JSON")
+        return problem_response(
+            request, 400, "malformed-json", f"the body is not valid JSON: {error}", title="Malformed JSON"
+        )
     posts, problems = parse_intake(body, max_posts=config.intake_max_posts)
     if problems:
         return problem_response(
-            request, 422, "invalid-posts", f"{len(problems)} problem(s) found; nothing was stored",
+            request,
+            422,
+            "invalid-posts",
+            f"{len(problems)} problem(s) found; nothing was stored",
             title="Invalid posts",
             errors=[{"pointer": item.pointer, "detail": item.detail} for item in problems],
         )
@@ -77,4 +88,6 @@ async def post_posts(request: Request) -> Response:
             return receive_posts(session, config.tenant, posts)
 
     receipt = await run_in_threadpool(store)
-    return JSONResponse({"received": receipt.received, "stored": receipt.stored, "duplicates": receipt.duplicates})
+    return JSONResponse(
+        {"received": receipt.received, "stored": receipt.stored, "duplicates": receipt.duplicates}
+    )

@@ -31,7 +31,9 @@ class AlertmanagerFeed(ChangeFeed):
         for index, alert in enumerate(alerts):
             if not isinstance(alert, dict):
                 raise InvalidRecordError(f"alerts.{index}", "must be an object")
-            labels = {str(key): str(value) for key, value in ({**common, **(alert.get("labels") or {})}).items()}
+            labels = {
+                str(key): str(value) for key, value in ({**common, **(alert.get("labels") or {})}).items()
+            }
             annotations = alert.get("annotations") or {}
             name = labels.get("alertname", "alert")
             text = annotations.get("summary") or annotations.get("description") or ""

@@ -55,7 +55,9 @@ class ChangeFeed(ABC):
         supplied = headers.get("authorization", "")
         scheme, _, token = supplied.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), self._secret.encode()):
-            raise WebhookRejectedError(f"{self.kind}: missing or wrong bearer token in the Authorization header")
+            raise WebhookRejectedError(
+                f"{self.kind}: missing or wrong bearer token in the Authorization header"
+            )
 
     @abstractmethod
     def parse(self, body: Any, headers: Mapping[str, str]) -> FeedDelivery:

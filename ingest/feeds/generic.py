@@ -29,20 +29,25 @@ class GenericChangeFeed(ChangeFeed):
         if not isinstance(item, dict):
             raise InvalidRecordError(location, "expected a JSON object")
         summary = str(item.get("summary") or "")
-        labels = item.get("labels") if isinstance(item.get("labels"), dict) else {}
+        raw_labels = item.get("labels")
+        labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
         service = item.get("service") or self.services.resolve(
-            repository=item.get("repository"), labels={str(k): str(v) for k, v in labels.items()}, text=summary
+            repository=item.get("repository"),
+            labels={str(k): str(v) for k, v in labels.items()},
+            text=summary,
         )
         try:
-            return ChangeEvent(
-                external_id=str(item.get("id") or digest_id("generic", item)),
-                service=service,
-                kind=item.get("kind", "deploy"),
-                summary=summary,
-                started_at=item.get("started_at") or item.get("created_at"),
-                ended_at=item.get("ended_at"),
-                url=item.get("url"),
-                source=str(item.get("source") or "generic"),
+            return ChangeEvent.model_validate(
+                {
+                    "external_id": str(item.get("id") or digest_id("generic", item)),
+                    "service": service,
+                    "kind": item.get("kind", "deploy"),
+                    "summary": summary,
+                    "started_at": item.get("started_at") or item.get("created_at"),
+                    "ended_at": item.get("ended_at"),
+                    "url": item.get("url"),
+                    "source": str(item.get("source") or "generic"),
+                }
             )
         except ValidationError as error:
             first = error.errors()[0]

@@ -56,13 +56,16 @@ class GitHubDeploymentFeed(ChangeFeed):
         description = status.get("description") or deployment.get("description")
         if description:
             summary += f": {description}"
+        deployment_id = require(body, "deployment.id")
         change = ChangeEvent(
-            external_id=f"github:{repository}:deployment:{require(body, 'deployment.id')}:status:{status.get('id')}",
+            external_id=f"github:{repository}:deployment:{deployment_id}:status:{status.get('id')}",
             service=self.services.resolve(repository=repository, text=summary),
             kind="deploy",
             summary=summary,
             started_at=require(body, "deployment_status.created_at"),
-            url=status.get("log_url") or status.get("target_url") or status.get("environment_url")
+            url=status.get("log_url")
+            or status.get("target_url")
+            or status.get("environment_url")
             or (body.get("repository") or {}).get("html_url"),
             source="github",
         )

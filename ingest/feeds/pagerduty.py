@@ -34,13 +34,17 @@ class PagerDutyChangeFeed(ChangeFeed):
         links = body.get("links") or []
         url = links[0].get("href") if links and isinstance(links[0], dict) else None
         content = {key: value for key, value in body.items() if key != "routing_key"}
-        change = ChangeEvent(
-            external_id=digest_id("pagerduty", content),
-            service=self.services.resolve(repository=details.get("repository"), labels=labels, text=summary),
-            kind=kind,
-            summary=summary,
-            started_at=require(body, "payload.timestamp"),
-            url=url,
-            source="pagerduty",
+        change = ChangeEvent.model_validate(
+            {
+                "external_id": digest_id("pagerduty", content),
+                "service": self.services.resolve(
+                    repository=details.get("repository"), labels=labels, text=summary
+                ),
+                "kind": kind,
+                "summary": summary,
+                "started_at": require(body, "payload.timestamp"),
+                "url": url,
+                "source": "pagerduty",
+            }
         )
         return FeedDelivery(changes=[change])

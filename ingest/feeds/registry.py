@@ -9,5 +9,6 @@ from ingest.feeds.github import GitHubDeploymentFeed
 from ingest.feeds.pagerduty import PagerDutyChangeFeed
 
 FEEDS: dict[str, type[ChangeFeed]] = {
-    feed.kind: feed for feed in (GitHubDeploymentFeed, AlertmanagerFeed, PagerDutyChangeFeed, GenericChangeFeed)
+    feed.kind: feed
+    for feed in (GitHubDeploymentFeed, AlertmanagerFeed, PagerDutyChangeFeed, GenericChangeFeed)
 }

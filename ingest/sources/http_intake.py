@@ -48,7 +48,9 @@ def parse_intake(body: Any, *, max_posts: int) -> tuple[list[Post], list[IntakeP
     if not items:
         return [], [IntakeProblem(base or "/", "no posts in the request")]
     if len(items) > max_posts:
-        return [], [IntakeProblem(base or "/", f"{len(items)} posts is more than the {max_posts} allowed per request")]
+        return [], [
+            IntakeProblem(base or "/", f"{len(items)} posts is more than the {max_posts} allowed per request")
+        ]
     posts: list[Post] = []
     problems: list[IntakeProblem] = []
     for index, item in enumerate(items):

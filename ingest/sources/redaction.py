@@ -11,26 +11,35 @@ import logging
 _REDACTED = "[redacted]"
 
 
-class RedactSecret(logging.Filter):
-    """Replaces a secret in a record's rendered message before any handler sees it."""
+class RedactSecrets(logging.Filter):
+    """Replaces known secrets in a record's rendered message before any handler sees it."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._secret = secret
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        if secret:
+            self._secrets.add(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secret:
-            return True
         message = record.getMessage()
-        if self._secret in message:
-            record.msg, record.args = message.replace(self._secret, _REDACTED), None
+        # longest first, so a secret that contains another is replaced whole
+        found = [secret for secret in sorted(self._secrets, key=len, reverse=True) if secret in message]
+        if found:
+            for secret in found:
+                message = message.replace(secret, _REDACTED)
+            record.msg, record.args = message, None
         return True
 
 
 def redact_in_logger(logger_name: str, secret: str) -> None:
-    """Install the filter once per (logger, secret); repeated sources do not stack filters."""
+    """Redact ``secret`` in everything ``logger_name`` logs; one filter per logger, however many sources."""
     logger = logging.getLogger(logger_name)
     for existing in logger.filters:
-        if isinstance(existing, RedactSecret) and existing._secret == secret:
+        if isinstance(existing, RedactSecrets):
+            existing.add(secret)
             return
-    logger.addFilter(RedactSecret(secret))
+    redactor = RedactSecrets()
+    redactor.add(secret)
+    logger.addFilter(redactor)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,12 +30,16 @@ from ingest.records import Post
 from ingest.sources.base import Cursor, RateLimitStatus, Source, SourceBatch, SourceChanges
 from ingest.sources.redaction import redact_in_logger
 
+log = logging.getLogger(__name__)
+
 TWEET_FIELDS = ["author_id", "created_at", "lang", "public_metrics", "conversation_id"]
 #: wait this long after a 429 that came without a reset header (X's windows are 15 minutes)
 _DEFAULT_WAIT = timedelta(minutes=15)
 
 
-def build_query(handles: list[str], terms: list[str], languages: list[str], exclude_retweets: bool = True) -> str:
+def build_query(
+    handles: list[str], terms: list[str], languages: list[str], exclude_retweets: bool = True
+) -> str:
     """A recent-search query from brand handles, product terms and languages.
 
     Multi-word terms are quoted so X matches the phrase, not any of its words.
@@ -42,7 +47,9 @@ def build_query(handles: list[str], terms: list[str], languages: list[str], excl
     words = [handle if handle.startswith(("@", "#")) else f"@{handle}" for handle in handles]
     words += [f'"{term}"' if " " in term and not term.startswith('"') else term for term in terms]
     if not words:
-        raise SourceConfigError("the X query is empty: set sources.twitter_query, twitter_handles or twitter_terms")
+        raise SourceConfigError(
+            "the X query is empty: set sources.twitter_query, twitter_handles or twitter_terms"
+        )
     query = words[0] if len(words) == 1 else "(" + " OR ".join(words) + ")"
     if exclude_retweets:
         query += " -is:retweet"
@@ -110,7 +117,16 @@ def auth_error(service: str, setting: str, error: tweepy.HTTPException) -> Sourc
             f"set {setting} to a current app-only bearer token"
         )
     detail = "; ".join(error.api_messages) or error.response.reason or "forbidden"
-    return SourceAuthError(f"{service} refused access (403 Forbidden: {detail}); check the app's access level")
+    return SourceAuthError(
+        f"{service} refused access (403 Forbidden: {detail}); check the app's access level"
+    )
+
+
+class _StaleCursor(Exception):
+    def __init__(self, field: str, error: SourceConfigError) -> None:
+        super().__init__(field)
+        self.field = field
+        self.error = error
 
 
 class TwitterSearchSource(Source):
@@ -132,7 +148,9 @@ class TwitterSearchSource(Source):
         if not bearer_token:
             raise SourceConfigError("X needs a bearer token: set sources.twitter_bearer_token")
         if not author_salt:
-            raise SourceConfigError("X author ids are hashed with a secret salt: set sources.author_hash_salt")
+            raise SourceConfigError(
+                "X author ids are hashed with a secret salt: set sources.author_hash_salt"
+            )
         self.query = query
         self.page_size = page_size
         self.source_name = source_name
@@ -150,8 +168,21 @@ class TwitterSearchSource(Source):
         since_id = cursor.get("since_id")
         next_token = cursor.get("next_token")
         pending_newest = cursor.get("pending_newest_id")
+        restarted: set[str] = set()
         while True:
-            response = self._search(since_id, next_token)
+            try:
+                response = self._search(since_id, next_token)
+            except _StaleCursor as stale:
+                # X keeps 7 days and next_tokens expire: start the poll again without the stale part;
+                # pages seen before are recognised when stored, so nothing is stored twice
+                if stale.field in restarted:
+                    raise stale.error from None
+                restarted.add(stale.field)
+                log.warning("x_cursor_stale field=%s action=restart_poll", stale.field)
+                if stale.field == "since_id":
+                    since_id = None
+                next_token, pending_newest = None, None
+                continue
             body = response.json()
             meta = body.get("meta") or {}
             status = rate_limit_status(response.headers)
@@ -159,8 +190,11 @@ class TwitterSearchSource(Source):
                 pending_newest = meta.get("newest_id")
             next_token = meta.get("next_token")
             if next_token:
-                new_cursor: Cursor = {"since_id": since_id, "next_token": next_token,
-                                      "pending_newest_id": pending_newest}
+                new_cursor: Cursor = {
+                    "since_id": since_id,
+                    "next_token": next_token,
+                    "pending_newest_id": pending_newest,
+                }
             else:
                 new_cursor = {"since_id": pending_newest or since_id}
             posts = [tweet_to_post(tweet, self._salt, self.source_name) for tweet in body.get("data") or []]
@@ -169,7 +203,8 @@ class TwitterSearchSource(Source):
                 return
             if status.remaining == 0:
                 raise RateLimitedError(
-                    "X recent search", status.reset_at or self._clock() + _DEFAULT_WAIT,
+                    "X recent search",
+                    status.reset_at or self._clock() + _DEFAULT_WAIT,
                     "no requests left in this window",
                 )
 
@@ -184,11 +219,17 @@ class TwitterSearchSource(Source):
         except tweepy.TooManyRequests as error:
             reset = error.response.headers.get("x-rate-limit-reset")
             retry_at = (
-                datetime.fromtimestamp(int(reset), UTC) if reset and reset.isdigit() else self._clock() + _DEFAULT_WAIT
+                datetime.fromtimestamp(int(reset), UTC)
+                if reset and reset.isdigit()
+                else self._clock() + _DEFAULT_WAIT
             )
             raise RateLimitedError("X recent search", retry_at, "429 Too Many Requests") from None
         except (tweepy.Unauthorized, tweepy.Forbidden) as error:
             raise auth_error("X", "sources.twitter_bearer_token", error) from None
         except tweepy.BadRequest as error:
             messages = "; ".join(error.api_messages) or str(error)
-            raise SourceConfigError(f"X rejected the recent-search request (400): {messages}") from None
+            config_error = SourceConfigError(f"X rejected the recent-search request (400): {messages}")
+            for name, value in (("next_token", next_token), ("since_id", since_id)):
+                if value and name in messages:
+                    raise _StaleCursor(name, config_error) from None
+            raise config_error from None

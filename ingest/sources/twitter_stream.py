@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import json
 import queue
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import tweepy
 
-from ingest.errors import SourceAuthError
+from ingest.errors import SourceAuthError, SourceConfigError
 from ingest.records import Post
 from ingest.sources.base import Cursor, Source, SourceBatch
 from ingest.sources.redaction import redact_in_logger
-from ingest.sources.twitter_search import TWEET_FIELDS, tweet_to_post
+from ingest.sources.twitter_search import TWEET_FIELDS, auth_error, tweet_to_post
 
 _NETWORK_STEP, _NETWORK_MAX = 0.25, 16.0
 _HTTP_START, _HTTP_MAX, _HTTP_429_START = 5.0, 320.0, 60.0
@@ -98,20 +97,22 @@ class TwitterStreamSource(Source):
         rules: Mapping[str, str],
         author_salt: str,
         *,
-        sleeper: Callable[[float], None] = time.sleep,
+        sleeper: Callable[[float], None],
         batch_size: int = 50,
         batch_seconds: float = 5.0,
         max_connections: int | None = None,
         source_name: str = "twitter",
     ) -> None:
-        from ingest.errors import SourceConfigError
-
         if not bearer_token:
             raise SourceConfigError("the X stream needs a bearer token: set sources.twitter_bearer_token")
         if not author_salt:
-            raise SourceConfigError("X author ids are hashed with a secret salt: set sources.author_hash_salt")
+            raise SourceConfigError(
+                "X author ids are hashed with a secret salt: set sources.author_hash_salt"
+            )
         if not rules:
-            raise SourceConfigError("the X stream needs rules: set sources.twitter_stream_rules as {tag: rule}")
+            raise SourceConfigError(
+                "the X stream needs rules: set sources.twitter_stream_rules as {tag: rule}"
+            )
         redact_in_logger("tweepy.client", bearer_token)
         self.rules = dict(rules)
         self.source_name = source_name
@@ -158,7 +159,9 @@ class TwitterStreamSource(Source):
                     posts.append(tweet_to_post(event["data"], self._salt, self.source_name))
                     newest = event["data"]["id"]
                     delivered = True
-                if posts and (event is None or isinstance(event, _Disconnected) or len(posts) >= self.batch_size):
+                if posts and (
+                    event is None or isinstance(event, _Disconnected) or len(posts) >= self.batch_size
+                ):
                     yield SourceBatch(posts=posts, cursor={"newest_id": newest})
                     posts = []
                 if isinstance(event, _Disconnected):
@@ -176,8 +179,6 @@ class TwitterStreamSource(Source):
                 self._sleep(wait)
 
     def _guard(self, call: Callable[[], Any]) -> Any:
-        from ingest.sources.twitter_search import auth_error
-
         try:
             return call()
         except (tweepy.Unauthorized, tweepy.Forbidden) as error:

@@ -39,7 +39,9 @@ class WatchedFolderSource(Source):
         self._clock = clock
 
     def read(self, cursor: Cursor) -> Iterator[SourceBatch]:
-        files: dict[str, dict[str, int]] = {name: dict(state) for name, state in (cursor.get("files") or {}).items()}
+        files: dict[str, dict[str, int]] = {
+            name: dict(state) for name, state in (cursor.get("files") or {}).items()
+        }
         for path in self._ready_files():
             size = path.stat().st_size  # before reading: lines appended meanwhile are caught next pull
             state = files.get(path.name, {})
@@ -66,8 +68,8 @@ class WatchedFolderSource(Source):
             raise SourceUnavailableError(self.folder, "not a folder (set sources.watched_folder)")
         cutoff = (self._clock() - self.settle).timestamp()
         ready = [
-            path for path in self.folder.iterdir()
+            path
+            for path in self.folder.iterdir()
             if path.is_file() and path.suffix.lower() in _SUFFIXES and path.stat().st_mtime <= cutoff
         ]
         return sorted(ready, key=lambda path: (path.stat().st_mtime, path.name))
-

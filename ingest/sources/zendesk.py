@@ -10,6 +10,12 @@ export reports as ``deleted`` are listed for deletion.
 A post's text is the subject, the description and the later public comments:
 what the customer and the agents said in the open, never internal notes.
 
+Each ticket costs one more request (its comments), so a 1000-ticket page is
+stored in chunks: mid-page, the cursor holds the page's own cursor and the
+tickets done on it (id and ``updated_at``), and a resumed read re-fetches the
+page and skips them. A page larger than one rate-limit window of comment
+requests therefore still completes, over several windows.
+
 Rate limits: the export allows 10 requests a minute and answers 429 with
 ``Retry-After``. zenpy would sleep through it in ``time.sleep``; instead it gets
 a rate-limit budget of one second, so it gives up at once, and we read
@@ -82,14 +88,23 @@ class ZendeskSource(Source):
         lookback: timedelta = timedelta(hours=24),
         source_name: str = "zendesk",
         page_size: int = 100,
+        chunk_size: int = 50,
     ) -> None:
-        missing = [name for name, value in (("zendesk_subdomain", subdomain), ("zendesk_email", email),
-                                            ("zendesk_token", token)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("zendesk_subdomain", subdomain),
+                ("zendesk_email", email),
+                ("zendesk_token", token),
+            )
+            if not value
+        ]
         if missing:
             raise SourceConfigError(f"Zendesk needs {', '.join('sources.' + name for name in missing)}")
         self.subdomain = subdomain
         self.source_name = source_name
         self.page_size = page_size
+        self.chunk_size = chunk_size
         self._clock = clock
         self._start_time = start_time
         self._lookback = lookback
@@ -97,36 +112,61 @@ class ZendeskSource(Source):
         session = requests.Session()
         session.mount("https://", HTTPAdapter(**Zenpy.http_adapter_kwargs()))
         session.hooks["response"].append(self._last_response)
-        self._client = Zenpy(subdomain=subdomain, email=email, token=token, session=session, ratelimit_budget=1)
+        self._client = Zenpy(
+            subdomain=subdomain, email=email, token=token, session=session, ratelimit_budget=1
+        )
 
     def __repr__(self) -> str:
         return f"ZendeskSource(subdomain={self.subdomain!r})"
 
     def read(self, cursor: Cursor) -> Iterator[SourceBatch]:
-        after_cursor = cursor.get("after_cursor")
+        page_cursor: str | None = cursor.get("after_cursor")
+        start_time: int | None = cursor.get("start_time")
+        done: dict[str, Any] = dict(cursor.get("page_done") or {})
         while True:
-            page = self._call(lambda after=after_cursor: self._export_page(after))
-            batch = SourceBatch(extra=SourceChanges(rate_limit=self._rate_limit()))
+            if page_cursor is None and start_time is None:
+                start_time = int((self._start_time or (self._clock() - self._lookback)).timestamp())
+            page = self._export_page(page_cursor, start_time)
+            rate_limit = self._rate_limit()
             tickets = page.process_page()
-            for ticket in tickets:
-                if ticket.status == "deleted":
-                    batch.extra.deleted_post_ids.append(str(ticket.id))
-                else:
-                    batch.posts.append(self._ticket_to_post(ticket))
-            after_cursor = getattr(page, "after_cursor", None) or after_cursor
-            batch.cursor = {"after_cursor": after_cursor}
-            yield batch
+            next_cursor = getattr(page, "after_cursor", None) or page_cursor
+            finished: Cursor = {"after_cursor": next_cursor}
+            pending = [ticket for ticket in tickets if done.get(str(ticket.id)) != ticket.updated_at]
+            chunks = [
+                pending[start : start + self.chunk_size] for start in range(0, len(pending), self.chunk_size)
+            ]
+            for number, chunk in enumerate(chunks or [[]], start=1):
+                batch = SourceBatch(extra=SourceChanges(rate_limit=rate_limit))
+                for ticket in chunk:
+                    if ticket.status == "deleted":
+                        batch.extra.deleted_post_ids.append(str(ticket.id))
+                    else:
+                        batch.posts.append(self._ticket_to_post(ticket))
+                    done[str(ticket.id)] = ticket.updated_at
+                last = number >= len(chunks)
+                batch.cursor = (
+                    finished
+                    if last
+                    else {"after_cursor": page_cursor, "start_time": start_time, "page_done": dict(done)}
+                )
+                yield batch
             if getattr(page, "end_of_stream", True) or not tickets:
                 return
+            page_cursor, start_time, done = next_cursor, None, {}
 
-    def _export_page(self, after_cursor: str | None) -> Any:
+    def _export_page(self, after_cursor: str | None, start_time: int | None) -> Any:
         if after_cursor:
-            return self._client.tickets.incremental(cursor=after_cursor, per_page=self.page_size)
-        start = self._start_time or (self._clock() - self._lookback)
-        return self._client.tickets.incremental(start_time=int(start.timestamp()), per_page=self.page_size)
+            return self._call(
+                lambda: self._client.tickets.incremental(cursor=after_cursor, per_page=self.page_size)
+            )
+        return self._call(
+            lambda: self._client.tickets.incremental(start_time=start_time, per_page=self.page_size)
+        )
 
     def _ticket_to_post(self, ticket: Any) -> Post:
-        comments = self._call(lambda: [c.body for c in self._client.tickets.comments(ticket=ticket.id) if c.public])
+        comments = self._call(
+            lambda: [c.body for c in self._client.tickets.comments(ticket=ticket.id) if c.public]
+        )
         channel = getattr(ticket.via, "channel", None) if ticket.via is not None else None
         url = f"https://{self.subdomain}.zendesk.com/agent/tickets/{ticket.id}"
         return Post(
@@ -177,4 +217,3 @@ class ZendeskSource(Source):
             return int(value) if value.isdigit() else None
 
         return RateLimitStatus(remaining=number("x-rate-limit-remaining"), limit=number("x-rate-limit"))
-

@@ -21,9 +21,13 @@ class SettingsWithSources(Settings):
     api: ApiSettings = ApiSettings()
 
 
-def client_for(tmp_path: Path, sources: SourcesSettings | None = None, api: ApiSettings | None = None) -> TestClient:
+def client_for(
+    tmp_path: Path, sources: SourcesSettings | None = None, api: ApiSettings | None = None
+) -> TestClient:
     settings = SettingsWithSources(
-        data_dir=tmp_path, database_url=f"sqlite:///{(tmp_path / 'api.db').as_posix()}",
-        sources=sources or SourcesSettings(), api=api or ApiSettings(),
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{(tmp_path / 'api.db').as_posix()}",
+        sources=sources or SourcesSettings(),
+        api=api or ApiSettings(),
     )
     return TestClient(create_app(settings))

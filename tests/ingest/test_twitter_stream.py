@@ -18,24 +18,44 @@ def stream_line(tweet_id: int) -> str:
 
 
 def source(waits: list[float], max_connections: int = 2) -> TwitterStreamSource:
-    return TwitterStreamSource("stream-token", {"brand": "@acme -is:retweet"}, "pepper", sleeper=waits.append,
-                               max_connections=max_connections, batch_seconds=5.0)
+    return TwitterStreamSource(
+        "stream-token",
+        {"brand": "@acme -is:retweet"},
+        "pepper",
+        sleeper=waits.append,
+        max_connections=max_connections,
+        batch_seconds=5.0,
+    )
 
 
 def add_rules(existing: list[dict[str, str]]) -> None:
-    responses.add(responses.GET, RULES_URL, json={"data": existing, "meta": {"sent": "2026-03-01T10:00:00.000Z",
-                                                                           "result_count": len(existing)}})
-    responses.add(responses.POST, RULES_URL, json={"meta": {"sent": "2026-03-01T10:00:00.000Z",
-                                                            "summary": {"created": 1, "not_created": 0,
-                                                                        "valid": 1, "invalid": 0}}})
+    responses.add(
+        responses.GET,
+        RULES_URL,
+        json={"data": existing, "meta": {"sent": "2026-03-01T10:00:00.000Z", "result_count": len(existing)}},
+    )
+    responses.add(
+        responses.POST,
+        RULES_URL,
+        json={
+            "meta": {
+                "sent": "2026-03-01T10:00:00.000Z",
+                "summary": {"created": 1, "not_created": 0, "valid": 1, "invalid": 0},
+            }
+        },
+    )
 
 
 @responses.activate
 def test_rules_are_synced_to_configuration_then_tweets_stream_in_after_a_backoff() -> None:
     add_rules([{"id": "9", "value": "old rule", "tag": "old"}])
     responses.add(responses.GET, STREAM_URL, status=503, json={"title": "Service Unavailable"})
-    responses.add(responses.GET, STREAM_URL, body="\r\n".join([stream_line(11), "", stream_line(12)]) + "\r\n",
-                  content_type="application/json")
+    responses.add(
+        responses.GET,
+        STREAM_URL,
+        body="\r\n".join([stream_line(11), "", stream_line(12)]) + "\r\n",
+        content_type="application/json",
+    )
     waits: list[float] = []
 
     batches = list(source(waits).read({}))

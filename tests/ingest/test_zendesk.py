@@ -18,19 +18,30 @@ def source() -> ZendeskSource:
 
 
 def add_comments(ticket_id: int, bodies: list[tuple[str, bool]]) -> None:
-    responses.add(responses.GET, f"{BASE}/tickets/{ticket_id}/comments.json", json=comments(ticket_id, bodies))
+    responses.add(
+        responses.GET, f"{BASE}/tickets/{ticket_id}/comments.json", json=comments(ticket_id, bodies)
+    )
 
 
 @responses.activate
 def test_first_pull_starts_at_lookback_and_builds_posts_from_public_comments() -> None:
     responses.add(
-        responses.GET, EXPORT_URL,
-        match=[matchers.query_param_matcher({"start_time": str(int(NOW.timestamp()) - 86400), "per_page": "100"})],
+        responses.GET,
+        EXPORT_URL,
+        match=[
+            matchers.query_param_matcher({"start_time": str(int(NOW.timestamp()) - 86400), "per_page": "100"})
+        ],
         json=export_page([ticket(7), ticket(8, organization_id=None, requester_id=9)], "c1", True),
         headers={"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "698"},
     )
-    add_comments(7, [("My card is declined at every shop", True), ("internal: check auth logs", False),
-                     ("Still declined this morning", True)])
+    add_comments(
+        7,
+        [
+            ("My card is declined at every shop", True),
+            ("internal: check auth logs", False),
+            ("Still declined this morning", True),
+        ],
+    )
     add_comments(8, [("My card is declined at every shop", True)])
 
     batches = list(source().read({}))
@@ -51,10 +62,18 @@ def test_first_pull_starts_at_lookback_and_builds_posts_from_public_comments() -
 
 @responses.activate
 def test_follows_after_cursor_until_end_of_stream_and_lists_deleted_tickets() -> None:
-    responses.add(responses.GET, EXPORT_URL, match=[matchers.query_param_matcher({"cursor": "c1"})],
-                  json=export_page([ticket(7)], "c2", False))
-    responses.add(responses.GET, EXPORT_URL, match=[matchers.query_param_matcher({"cursor": "c2"})],
-                  json=export_page([ticket(8, status="deleted")], "c3", True))
+    responses.add(
+        responses.GET,
+        EXPORT_URL,
+        match=[matchers.query_param_matcher({"cursor": "c1"})],
+        json=export_page([ticket(7)], "c2", False),
+    )
+    responses.add(
+        responses.GET,
+        EXPORT_URL,
+        match=[matchers.query_param_matcher({"cursor": "c2"})],
+        json=export_page([ticket(8, status="deleted")], "c3", True),
+    )
     add_comments(7, [("My card is declined at every shop", True)])
 
     batches = list(source().read({"after_cursor": "c1"}))
@@ -66,8 +85,13 @@ def test_follows_after_cursor_until_end_of_stream_and_lists_deleted_tickets() ->
 
 @responses.activate
 def test_429_with_retry_after_stops_without_sleeping_and_keeps_the_cursor() -> None:
-    responses.add(responses.GET, EXPORT_URL, status=429, headers={"Retry-After": "42"},
-                  json={"error": "APIRateLimitExceeded", "description": "Number of allowed API requests exceeded"})
+    responses.add(
+        responses.GET,
+        EXPORT_URL,
+        status=429,
+        headers={"Retry-After": "42"},
+        json={"error": "APIRateLimitExceeded", "description": "Number of allowed API requests exceeded"},
+    )
 
     reader = source().read({"after_cursor": "c5"})
     with pytest.raises(RateLimitedError) as raised:
@@ -91,3 +115,43 @@ def test_rejected_token_is_one_clear_error_without_the_token() -> None:
 def test_missing_settings_are_named() -> None:
     with pytest.raises(SourceConfigError, match="sources.zendesk_token"):
         ZendeskSource("acme", "agent@acme.test", "", clock=lambda: NOW)
+
+
+@responses.activate
+def test_a_page_is_stored_in_chunks_and_a_rate_limit_mid_page_resumes_after_the_done_tickets() -> None:
+    page = export_page([ticket(7), ticket(8)], "c2", True)
+    responses.add(
+        responses.GET, EXPORT_URL, match=[matchers.query_param_matcher({"cursor": "c1"})], json=page
+    )
+    add_comments(7, [("My card is declined at every shop", True)])
+    responses.add(
+        responses.GET,
+        f"{BASE}/tickets/8/comments.json",
+        status=429,
+        headers={"Retry-After": "30"},
+        json={"error": "APIRateLimitExceeded"},
+    )
+    chunked = ZendeskSource("acme", "agent@acme.test", "zd-token", clock=lambda: NOW, chunk_size=1)
+
+    reader = chunked.read({"after_cursor": "c1"})
+    first = next(reader)
+    with pytest.raises(RateLimitedError):
+        next(reader)
+
+    assert [post.external_id for post in first.posts] == ["7"]
+    assert first.cursor == {
+        "after_cursor": "c1",
+        "start_time": None,
+        "page_done": {"7": "2026-03-01T10:05:00Z"},
+    }
+
+    responses.reset()
+    responses.add(
+        responses.GET, EXPORT_URL, match=[matchers.query_param_matcher({"cursor": "c1"})], json=page
+    )
+    add_comments(8, [("My card is declined at every shop", True)])
+    resumed = list(chunked.read(first.cursor))
+
+    assert [post.external_id for batch in resumed for post in batch.posts] == ["8"]
+    assert resumed[-1].cursor == {"after_cursor": "c2"}
+    assert not any("/tickets/7/" in call.request.url for call in responses.calls)

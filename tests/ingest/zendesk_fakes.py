@@ -8,9 +8,16 @@ BASE = "https://acme.zendesk.com/api/v2"
 EXPORT_URL = f"{BASE}/incremental/tickets/cursor.json"
 
 
-def ticket(ticket_id: int, *, subject: str = "Card declined", description: str = "My card is declined at every shop",
-           status: str = "open", organization_id: int | None = 3, requester_id: int = 5,
-           updated_at: str = "2026-03-01T10:05:00Z") -> dict[str, Any]:
+def ticket(
+    ticket_id: int,
+    *,
+    subject: str = "Card declined",
+    description: str = "My card is declined at every shop",
+    status: str = "open",
+    organization_id: int | None = 3,
+    requester_id: int = 5,
+    updated_at: str = "2026-03-01T10:05:00Z",
+) -> dict[str, Any]:
     return {
         "id": ticket_id,
         "url": f"{BASE}/tickets/{ticket_id}.json",
