@@ -27,7 +27,6 @@ ROUTERS: tuple[str, ...] = (
     "actions",
     "labels",
     "sources",
-    "change_events",
     "ui",
     "cluster_page",
     "sentiment",
@@ -42,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = create_db_engine(settings.resolved_database_url)
     migrate(engine)
-    app = FastAPI(title="signal-triage", version="0.1.0", description="Customer-impact signals from X and Zendesk.")
+    app = FastAPI(
+        title="signal-triage", version="0.1.0", description="Customer-impact signals from X and Zendesk."
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)

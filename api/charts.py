@@ -110,23 +110,31 @@ def time_chart(
     def y_at(value: float) -> float:
         return top + plot_h - plot_h * (value / y_max)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>"
+    ]
     for tick in range(5):
         value = y_max * tick / 4
         y = y_at(value)
-        parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                     f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.3g}</text>')
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.3g}</text>'
+        )
     label_every = max(1, math.ceil(count / 7))
     for index in range(0, count, label_every):
         x = x_at(origin + step * index)
-        parts.append(f'<text class="axis" x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
-                     f"{_time_label(origin + step * index, span)}</text>")
+        parts.append(
+            f'<text class="axis" x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
+            f"{_time_label(origin + step * index, span)}</text>"
+        )
     for band in bands:
         x1, x2 = max(x_at(band.start), left), min(x_at(band.end), width - right)
         if x2 > x1:
-            parts.append(f'<rect class="band {band.css}" x="{x1:.1f}" y="{top}" width="{x2 - x1:.1f}" '
-                         f'height="{plot_h}"><title>{escape(band.label)}</title></rect>')
+            parts.append(
+                f'<rect class="band {band.css}" x="{x1:.1f}" y="{top}" width="{x2 - x1:.1f}" '
+                f'height="{plot_h}"><title>{escape(band.label)}</title></rect>'
+            )
     bar_w = plot_w / count
     for index in range(len(starts)):
         base = 0.0
@@ -134,27 +142,37 @@ def time_chart(
             value = line.values[index]
             if value:
                 y_top = y_at(base + value)
-                parts.append(f'<rect class="bar {line.css}" x="{left + index * bar_w + 0.5:.1f}" y="{y_top:.1f}" '
-                             f'width="{max(bar_w - 1, 0.5):.1f}" height="{y_at(base) - y_top:.1f}">'
-                             f"<title>{escape(line.name)} {starts[index]:%H:%M}: {value:g}</title></rect>")
+                parts.append(
+                    f'<rect class="bar {line.css}" x="{left + index * bar_w + 0.5:.1f}" y="{y_top:.1f}" '
+                    f'width="{max(bar_w - 1, 0.5):.1f}" height="{y_at(base) - y_top:.1f}">'
+                    f"<title>{escape(line.name)} {starts[index]:%H:%M}: {value:g}</title></rect>"
+                )
             base += value
     for line in lines:
         points = " ".join(
             f"{left + (index + 0.5) * bar_w:.1f},{y_at(value):.1f}" for index, value in enumerate(line.values)
         )
-        parts.append(f'<polyline class="series {line.css}" points="{points}"><title>{escape(line.name)}</title>'
-                     "</polyline>")
+        parts.append(
+            f'<polyline class="series {line.css}" points="{points}"><title>{escape(line.name)}</title>'
+            "</polyline>"
+        )
     for marker in markers:
         x = x_at(marker.at)
         if left <= x <= width - right:
-            parts.append(f'<g class="marker {marker.css}"><line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" '
-                         f'y2="{top + plot_h}"/><circle cx="{x:.1f}" cy="{top - 6}" r="4"/>'
-                         f"<title>{escape(marker.label)}</title></g>")
+            parts.append(
+                f'<g class="marker {marker.css}"><line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" '
+                f'y2="{top + plot_h}"/><circle cx="{x:.1f}" cy="{top - 6}" r="4"/>'
+                f"<title>{escape(marker.label)}</title></g>"
+            )
     legend_x = left
     for line in [*stacked, *lines]:
-        parts.append(f'<rect class="legend {line.css}" x="{legend_x}" y="6" width="10" height="10"/>'
-                     f'<text class="axis" x="{legend_x + 14}" y="15">{escape(line.name)}</text>')
+        parts.append(
+            f'<rect class="legend {line.css}" x="{legend_x}" y="6" width="10" height="10"/>'
+            f'<text class="axis" x="{legend_x + 14}" y="15">{escape(line.name)}</text>'
+        )
         legend_x += 24 + 7 * len(line.name)
-    parts.append(f'<line class="axis-line" x1="{left}" x2="{width - right}" y1="{top + plot_h}" '
-                 f'y2="{top + plot_h}"/></svg>')
+    parts.append(
+        f'<line class="axis-line" x1="{left}" x2="{width - right}" y1="{top + plot_h}" '
+        f'y2="{top + plot_h}"/></svg>'
+    )
     return Markup("".join(parts))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy import func, select
@@ -70,7 +71,7 @@ def _presented_key(request: Request) -> str | None:
     return request.cookies.get(KEY_COOKIE)
 
 
-def current_principal(request: Request, api: ApiSettings = Depends(get_api_settings)) -> Principal:
+def current_principal(request: Request, api: Annotated[ApiSettings, Depends(get_api_settings)]) -> Principal:
     if api.open_mode:
         return OPEN_MODE_PRINCIPAL
     presented = _presented_key(request)
@@ -79,7 +80,8 @@ def current_principal(request: Request, api: ApiSettings = Depends(get_api_setti
             if secrets.compare_digest(presented.encode(), entry.key.get_secret_value().encode()):
                 return Principal(entry.name, entry.role)
     raise Problem(
-        401, "unauthorized",
+        401,
+        "unauthorized",
         "an API key is required: send X-API-Key or Authorization: Bearer, or sign in at /login",
         headers={"WWW-Authenticate": 'Bearer realm="signal-triage"'},
     )
@@ -88,10 +90,14 @@ def current_principal(request: Request, api: ApiSettings = Depends(get_api_setti
 def require(role: str) -> Callable[..., Principal]:
     """A dependency that admits callers with ``role`` or a higher one."""
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.can(role):
-            raise Problem(403, "forbidden", f"this needs the {role!r} role; the key of {principal.name!r} is "
-                          f"{principal.role!r}. Ask an admin for a {role} key.")
+            raise Problem(
+                403,
+                "forbidden",
+                f"this needs the {role!r} role; the key of {principal.name!r} is "
+                f"{principal.role!r}. Ask an admin for a {role} key.",
+            )
         return principal
 
     return dependency
@@ -104,18 +110,23 @@ def known_tenants(request: Request, session: Session) -> list[str]:
     if cached is not None and time.monotonic() - cached[0] < _TENANTS_TTL_SECONDS:
         return cached[1]
     newest = func.max(PostRow.created_at)
-    tenants = [row[0] for row in session.execute(
-        select(PostRow.tenant, newest).group_by(PostRow.tenant).order_by(newest.desc())
-    )]
+    tenants = [
+        row[0]
+        for row in session.execute(
+            select(PostRow.tenant, newest).group_by(PostRow.tenant).order_by(newest.desc())
+        )
+    ]
     request.app.state.tenants_cache = (time.monotonic(), tenants)
     return tenants
 
 
 def get_tenant(
     request: Request,
-    tenant: str | None = Query(None, description="Tenant (brand or replayed scenario); default: the newest."),
-    session: Session = Depends(get_session),
-    api: ApiSettings = Depends(get_api_settings),
+    session: Annotated[Session, Depends(get_session)],
+    api: Annotated[ApiSettings, Depends(get_api_settings)],
+    tenant: Annotated[
+        str | None, Query(description="Tenant (brand or replayed scenario); default: the newest.")
+    ] = None,
 ) -> str:
     """The tenant asked for, else the one the UI remembered, else the configured default, else the one
     with the newest post, else ``default``."""
@@ -137,8 +148,12 @@ class Paging:
 
 
 def get_paging(
-    limit: int | None = Query(None, ge=1, le=500, description="Items per page (default from settings, at most 500)."),
-    offset: int = Query(0, ge=0, description="Items to skip; use the previous page's next_offset."),
-    api: ApiSettings = Depends(get_api_settings),
+    api: Annotated[ApiSettings, Depends(get_api_settings)],
+    limit: Annotated[
+        int | None, Query(ge=1, le=500, description="Items per page (default from settings, at most 500).")
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, description="Items to skip; use the previous page's next_offset.")
+    ] = 0,
 ) -> Paging:
     return Paging(limit or min(api.page_size, 500), offset)

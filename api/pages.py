@@ -7,7 +7,8 @@ updates need it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
@@ -23,6 +24,7 @@ from api.deps import (
     get_tenant,
     known_tenants,
 )
+from api.problems import Problem
 from api.settings import ApiSettings
 from api.templating import render
 
@@ -56,11 +58,20 @@ class Page:
         return RedirectResponse(f"{path}?{query}", status_code=303)
 
 
+def same_origin(request: Request) -> None:
+    """Refuse form posts made from another site. In local open mode there is no key to protect the
+    forms, and a page anywhere on the web could otherwise post to ``127.0.0.1``; browsers send
+    ``Origin`` on every form post, so a mismatch is a cross-site request."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Problem(403, "cross-site-form", "this form was posted from another site; use the board itself")
+
+
 def get_page(
     request: Request,
-    session: Session = Depends(get_session),
-    tenant: str = Depends(get_tenant),
-    principal: Principal = Depends(current_principal),
-    api: ApiSettings = Depends(get_api_settings),
+    session: Annotated[Session, Depends(get_session)],
+    tenant: Annotated[str, Depends(get_tenant)],
+    principal: Annotated[Principal, Depends(current_principal)],
+    api: Annotated[ApiSettings, Depends(get_api_settings)],
 ) -> Page:
     return Page(request, session, tenant, principal, api)

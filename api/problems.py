@@ -27,7 +27,13 @@ class Problem(Exception):
     """An error a client can act on; ``kind`` becomes the problem ``type`` URI's last segment."""
 
     def __init__(
-        self, status: int, kind: str, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
@@ -45,8 +51,14 @@ def _wants_page(request: Request) -> bool:
 
 
 def problem_response(
-    request: Request, status: int, kind: str, detail: str, *, title: str | None = None,
-    headers: dict[str, str] | None = None, **extensions: Any,
+    request: Request,
+    status: int,
+    kind: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
 ) -> Response:
     if _wants_page(request):
         from api.templating import render
@@ -74,15 +86,26 @@ def _kind_for(status: int) -> str:
 async def _on_problem(request: Request, error: Exception) -> Response:
     assert isinstance(error, Problem)
     return problem_response(
-        request, error.status, error.kind, error.detail, title=error.title, headers=error.headers, **error.extensions
+        request,
+        error.status,
+        error.kind,
+        error.detail,
+        title=error.title,
+        headers=error.headers,
+        **error.extensions,
     )
 
 
 async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     detail = error.detail if isinstance(error.detail, str) else str(error.detail)
-    return problem_response(request, error.status_code, _kind_for(error.status_code), detail,
-                            headers=getattr(error, "headers", None))
+    return problem_response(
+        request,
+        error.status_code,
+        _kind_for(error.status_code),
+        detail,
+        headers=getattr(error, "headers", None),
+    )
 
 
 async def _on_validation_error(request: Request, error: Exception) -> Response:
@@ -92,7 +115,9 @@ async def _on_validation_error(request: Request, error: Exception) -> Response:
         for item in error.errors()
     ]
     summary = "; ".join(f"{'.'.join(item['location'])}: {item['message']}" for item in errors)
-    return problem_response(request, 422, "invalid-request", f"the request is not valid: {summary}", errors=errors)
+    return problem_response(
+        request, 422, "invalid-request", f"the request is not valid: {summary}", errors=errors
+    )
 
 
 async def _on_triage_error(request: Request, error: Exception) -> Response:

@@ -27,8 +27,13 @@ class Paged(Schema, Generic[Item]):
 
 def paged(items: list[Item], total: int, limit: int, offset: int) -> dict[str, object]:
     following = offset + len(items)
-    return {"items": items, "total": total, "limit": limit, "offset": offset,
-            "next_offset": following if following < total else None}
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
 
 
 class ChangeOut(Schema):
@@ -150,7 +155,9 @@ class ActionIn(BaseModel):
         None, gt=0, description="mute only: how long; leave out to mute until unmuted."
     )
     target_cluster_key: str | None = Field(None, description="merge only: the cluster that absorbs this one.")
-    post_ids: list[int] = Field(default_factory=list, description="split only: the posts that leave the cluster.")
+    post_ids: list[int] = Field(
+        default_factory=list, description="split only: the posts that leave the cluster."
+    )
     note: str = Field("", max_length=2000)
 
 

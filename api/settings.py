@@ -35,7 +35,8 @@ class ApiKey(BaseModel):
 
 class ApiSettings(BaseModel):
     keys: list[ApiKey] = Field(
-        default_factory=list, description="API keys with roles; none at all means local open mode (see above)."
+        default_factory=list,
+        description="API keys with roles; none at all means local open mode (see above).",
     )
     default_tenant: str | None = Field(
         None, description="Tenant shown when a request names none; default: the one with the newest post."

@@ -36,7 +36,16 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
     return "?" + urlencode(pairs) if pairs else ""
 
 
+def _safe_url(url: str | None) -> str | None:
+    """Links from sources are shown only when they are http(s): a ``javascript:`` URL in a post's
+    metadata must never become a clickable link."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["safe_url"] = _safe_url
 templates.env.filters["sparkline"] = sparkline
 templates.env.globals["query"] = _query
 templates.env.globals["WINDOWS"] = list(WINDOWS)

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.settings import ApiSettings
 from triage.sources_settings import SourcesSettings
 
 
@@ -76,6 +77,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     correlation: CorrelationSettings = CorrelationSettings()
     sources: SourcesSettings = SourcesSettings()
+    api: ApiSettings = ApiSettings()
 
     @property
     def resolved_database_url(self) -> str:

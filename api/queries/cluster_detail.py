@@ -49,7 +49,9 @@ class ClusterDetail:
     details: dict[str, object]
 
 
-def _series(session: Session, cluster_id: int, onset: datetime, last: datetime, first_cause: datetime | None) -> Series:
+def _series(
+    session: Session, cluster_id: int, onset: datetime, last: datetime, first_cause: datetime | None
+) -> Series:
     """Buckets over the cluster's life, reaching back to its first ranked cause so the change that
     likely started it is on the same axis."""
     start = min(onset, first_cause) if first_cause else onset
@@ -70,7 +72,9 @@ def _series(session: Session, cluster_id: int, onset: datetime, last: datetime, 
         if 0 <= index < len(starts):
             posts[index] += 1
             authors[index].add(author)
-    return Series(tuple(starts), step, tuple(posts), tuple(len(authors[index]) for index in range(len(starts))))
+    return Series(
+        tuple(starts), step, tuple(posts), tuple(len(authors[index]) for index in range(len(starts)))
+    )
 
 
 def _first_cause_time(escalation: EscalationView | None) -> datetime | None:
@@ -95,35 +99,67 @@ def cluster_detail(
     if escalation and escalation.causes:
         top = escalation.causes[0].change
     summary = ClusterSummary(
-        key=row.key, label=row.label, service=row.service, state=row.state, onset_at=onset, last_post_at=last,
-        distinct_authors=row.distinct_authors, post_count=row.post_count,
+        key=row.key,
+        label=row.label,
+        service=row.service,
+        state=row.state,
+        onset_at=onset,
+        last_post_at=last,
+        distinct_authors=row.distinct_authors,
+        post_count=row.post_count,
         severity=escalation.severity if escalation else None,
         escalation_state=escalation.state if escalation else None,
-        likely_cause=top, trend=(), lead=lead, merged_into=row.merged_into,
+        likely_cause=top,
+        trend=(),
+        lead=lead,
+        merged_into=row.merged_into,
     )
     samples, sample_total = list_posts(
         session, tenant, PostFilter(cluster_key=key), limit=sample_limit, offset=sample_offset
     )
-    representative = get_post(session, tenant, row.representative_post_id) if row.representative_post_id else None
+    representative = (
+        get_post(session, tenant, row.representative_post_id) if row.representative_post_id else None
+    )
     nearby = session.scalars(
         select(ChangeEventRow)
-        .where(ChangeEventRow.tenant == tenant,
-               ChangeEventRow.started_at >= onset - timedelta(hours=6), ChangeEventRow.started_at <= last)
+        .where(
+            ChangeEventRow.tenant == tenant,
+            ChangeEventRow.started_at >= onset - timedelta(hours=6),
+            ChangeEventRow.started_at <= last,
+        )
         .order_by(ChangeEventRow.started_at)
     )
-    changes = [ChangeBrief(change.external_id, change.kind, change.service, change.summary,
-                           as_utc(change.started_at), change.url) for change in nearby]
+    changes = [
+        ChangeBrief(
+            change.external_id,
+            change.kind,
+            change.service,
+            change.summary,
+            as_utc(change.started_at),
+            change.url,
+        )
+        for change in nearby
+    ]
     targets = [
         (other.key, other.label)
         for other in session.scalars(
-            select(ClusterRow).where(ClusterRow.tenant == tenant, ClusterRow.key != key,
-                                     ClusterRow.merged_into.is_(None))
-            .order_by(ClusterRow.last_post_at.desc()).limit(200)
+            select(ClusterRow)
+            .where(ClusterRow.tenant == tenant, ClusterRow.key != key, ClusterRow.merged_into.is_(None))
+            .order_by(ClusterRow.last_post_at.desc())
+            .limit(200)
         )
         if constraints.survivor(other.key) == other.key
     ]
     return ClusterDetail(
-        summary=summary, lead=lead, representative=representative, samples=samples, sample_total=sample_total,
-        series=_series(session, row.id, onset, last, _first_cause_time(escalation)), escalation=escalation, changes_nearby=changes,
-        actions=cluster_actions(session, tenant, key, limit=200), merge_targets=targets, details=dict(row.details),
+        summary=summary,
+        lead=lead,
+        representative=representative,
+        samples=samples,
+        sample_total=sample_total,
+        series=_series(session, row.id, onset, last, _first_cause_time(escalation)),
+        escalation=escalation,
+        changes_nearby=changes,
+        actions=cluster_actions(session, tenant, key, limit=200),
+        merge_targets=targets,
+        details=dict(row.details),
     )

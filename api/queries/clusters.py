@@ -101,15 +101,21 @@ def change_briefs(session: Session, tenant: str, external_ids: Sequence[str]) ->
     if not external_ids:
         return {}
     rows = session.scalars(
-        select(ChangeEventRow).where(ChangeEventRow.tenant == tenant, ChangeEventRow.external_id.in_(external_ids))
+        select(ChangeEventRow).where(
+            ChangeEventRow.tenant == tenant, ChangeEventRow.external_id.in_(external_ids)
+        )
     )
     return {
-        row.external_id: ChangeBrief(row.external_id, row.kind, row.service, row.summary, as_utc(row.started_at), row.url)
+        row.external_id: ChangeBrief(
+            row.external_id, row.kind, row.service, row.summary, as_utc(row.started_at), row.url
+        )
         for row in rows
     }
 
 
-def latest_escalations(session: Session, tenant: str, cluster_keys: Sequence[str]) -> dict[str, EscalationRow]:
+def latest_escalations(
+    session: Session, tenant: str, cluster_keys: Sequence[str]
+) -> dict[str, EscalationRow]:
     if not cluster_keys:
         return {}
     latest: dict[str, EscalationRow] = {}
@@ -123,24 +129,37 @@ def latest_escalations(session: Session, tenant: str, cluster_keys: Sequence[str
     return latest
 
 
-def _trends(session: Session, cluster_ids: list[int], window: TimeRange) -> dict[int, tuple[int, ...]]:
+def _trends(
+    session: Session, tenant: str, cluster_ids: list[int], window: TimeRange
+) -> dict[int, tuple[int, ...]]:
+    """Posts per bucket for each shown cluster. One query over the tenant's recent members (joined
+    on the tenant, not an IN list of ids: expanding a long IN list costs more than the rows)."""
     step = bucket_step(window.length, TREND_BUCKETS)
     starts = bucket_starts(window, step)
+    wanted = set(cluster_ids)
     times: dict[int, list[datetime]] = defaultdict(list)
     if cluster_ids:
         rows = session.execute(
             select(ClusterMemberRow.cluster_id, PostRow.created_at)
             .join(PostRow, PostRow.id == ClusterMemberRow.post_id)
-            .where(ClusterMemberRow.cluster_id.in_(cluster_ids), PostRow.created_at >= starts[0])
+            .join(ClusterRow, ClusterRow.id == ClusterMemberRow.cluster_id)
+            .where(ClusterRow.tenant == tenant, PostRow.created_at >= starts[0])
         )
         for cluster_id, created_at in rows:
-            times[cluster_id].append(created_at)
+            if cluster_id in wanted:
+                times[cluster_id].append(created_at)
     return {cluster_id: tuple(bucket_counts(times[cluster_id], starts, step)) for cluster_id in cluster_ids}
 
 
 def board(
-    session: Session, tenant: str, filters: BoardFilter, window: TimeRange | None, now: datetime,
-    *, limit: int = 100, offset: int = 0,
+    session: Session,
+    tenant: str,
+    filters: BoardFilter,
+    window: TimeRange | None,
+    now: datetime,
+    *,
+    limit: int = 100,
+    offset: int = 0,
 ) -> tuple[list[ClusterSummary], int]:
     """Board rows (live problems first, then by distinct authors) and how many match in all.
     ``window`` is what the trend sparkline spans; ``now`` decides whether a mute is still on."""
@@ -163,7 +182,7 @@ def board(
     cause_ids = [escalation.top_change for escalation in escalations.values() if escalation.top_change]
     causes = change_briefs(session, tenant, cause_ids)
     trend_window = window or TimeRange(now - timedelta(hours=24), now)
-    trends = _trends(session, [row.id for row in rows], trend_window)
+    trends = _trends(session, tenant, [row.id for row in rows], trend_window)
     constraints = load_constraints(session, tenant)
     summaries = []
     for row in rows:
@@ -180,7 +199,9 @@ def board(
                 post_count=row.post_count,
                 severity=escalation.severity if escalation else None,
                 escalation_state=escalation.state if escalation else None,
-                likely_cause=causes.get(escalation.top_change) if escalation and escalation.top_change else None,
+                likely_cause=causes.get(escalation.top_change)
+                if escalation and escalation.top_change
+                else None,
                 trend=trends.get(row.id, ()),
                 lead=lead_state(constraints, row.key, now),
                 merged_into=row.merged_into,
@@ -195,26 +216,41 @@ def board_fingerprint(session: Session, tenant: str) -> tuple[Any, ...]:
     from triage.actions.models import ClusterActionRow
 
     clusters = session.execute(
-        select(func.count(ClusterRow.id), func.coalesce(func.sum(ClusterRow.post_count), 0),
-               func.max(ClusterRow.last_post_at), func.max(ClusterRow.id))
-        .where(ClusterRow.tenant == tenant)
+        select(
+            func.count(ClusterRow.id),
+            func.coalesce(func.sum(ClusterRow.post_count), 0),
+            func.max(ClusterRow.last_post_at),
+            func.max(ClusterRow.id),
+        ).where(ClusterRow.tenant == tenant)
     ).one()
-    states = tuple(session.execute(
-        select(ClusterRow.state, func.count()).where(ClusterRow.tenant == tenant)
-        .group_by(ClusterRow.state).order_by(ClusterRow.state)
-    ).all())
+    states = tuple(
+        session.execute(
+            select(ClusterRow.state, func.count())
+            .where(ClusterRow.tenant == tenant)
+            .group_by(ClusterRow.state)
+            .order_by(ClusterRow.state)
+        ).all()
+    )
     escalations = session.execute(
-        select(func.count(EscalationRow.id), func.max(EscalationRow.updated_at)).where(EscalationRow.tenant == tenant)
+        select(func.count(EscalationRow.id), func.max(EscalationRow.updated_at)).where(
+            EscalationRow.tenant == tenant
+        )
     ).one()
     actions = session.scalar(select(func.max(ClusterActionRow.id)).where(ClusterActionRow.tenant == tenant))
     return (tuple(clusters), states, tuple(escalations), actions)
 
 
 def services_in_use(session: Session, tenant: str) -> list[str]:
-    return [name for name in session.scalars(
-        select(ClusterRow.service).where(ClusterRow.tenant == tenant, ClusterRow.service.is_not(None))
-        .distinct().order_by(ClusterRow.service)
-    ) if name]
+    return [
+        name
+        for name in session.scalars(
+            select(ClusterRow.service)
+            .where(ClusterRow.tenant == tenant, ClusterRow.service.is_not(None))
+            .distinct()
+            .order_by(ClusterRow.service)
+        )
+        if name
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,23 +288,44 @@ def escalation_view(session: Session, tenant: str, row: EscalationRow) -> Escala
     ranked = [entry for entry in row.ranked_changes if isinstance(entry, dict)]
     briefs = change_briefs(session, tenant, [str(entry.get("change")) for entry in ranked])
     causes = tuple(
-        RankedCause(str(entry.get("change")), float(entry.get("score", 0.0)),
-                    tuple(str(reason) for reason in entry.get("reasons", [])), briefs.get(str(entry.get("change"))))
+        RankedCause(
+            str(entry.get("change")),
+            float(entry.get("score", 0.0)),
+            tuple(str(reason) for reason in entry.get("reasons", [])),
+            briefs.get(str(entry.get("change"))),
+        )
         for entry in ranked
     )
     history = tuple(
         HistoryEntry(str(item[0]), str(item[1]), str(item[2]) if len(item) > 2 else "")
-        for item in row.details.get("history", []) if isinstance(item, list | tuple) and len(item) >= 2
+        for item in row.details.get("history", [])
+        if isinstance(item, list | tuple) and len(item) >= 2
     )
     return EscalationView(
-        row.dedup_key, row.cluster_key, row.service, row.state, row.severity, as_utc(row.first_triggered_at), as_utc(row.updated_at),
-        as_utc(row.resolved_at) if row.resolved_at else None, row.top_change, causes, history, dict(row.details),
+        row.dedup_key,
+        row.cluster_key,
+        row.service,
+        row.state,
+        row.severity,
+        as_utc(row.first_triggered_at),
+        as_utc(row.updated_at),
+        as_utc(row.resolved_at) if row.resolved_at else None,
+        row.top_change,
+        causes,
+        history,
+        dict(row.details),
     )
 
 
 def list_escalations(
-    session: Session, tenant: str, *, state: str | None = None, service: str | None = None,
-    severity: str | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    tenant: str,
+    *,
+    state: str | None = None,
+    service: str | None = None,
+    severity: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[EscalationView], int]:
     statement = select(EscalationRow).where(EscalationRow.tenant == tenant)
     if state:
@@ -279,7 +336,9 @@ def list_escalations(
         statement = statement.where(EscalationRow.severity == severity)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = session.scalars(
-        statement.order_by(EscalationRow.first_triggered_at.desc(), EscalationRow.id.desc()).limit(limit).offset(offset)
+        statement.order_by(EscalationRow.first_triggered_at.desc(), EscalationRow.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
     return [escalation_view(session, tenant, row) for row in rows], total
 

@@ -89,10 +89,15 @@ def bucket_starts(time_range: TimeRange, step: timedelta) -> list[datetime]:
 
 
 def bucket_counts(times: Iterable[datetime], starts: list[datetime], step: timedelta) -> list[int]:
+    """How many of ``times`` fall in each bucket. Hot on the board (every member of every shown
+    cluster), so naive SQLite times are compared with a naive origin instead of being converted."""
     counts = [0] * len(starts)
     origin = starts[0]
+    naive_origin = origin.astimezone(UTC).replace(tzinfo=None)
+    step_seconds = step.total_seconds()
     for moment in times:
-        index = int((as_utc(moment) - origin) / step)
+        delta = moment - naive_origin if moment.tzinfo is None else moment - origin
+        index = int(delta.total_seconds() // step_seconds)
         if 0 <= index < len(counts):
             counts[index] += 1
     return counts

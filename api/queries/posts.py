@@ -58,7 +58,7 @@ def shares_of(meta: dict[str, Any]) -> int | None:
     return total
 
 
-def _base(tenant: str) -> Select[Any]:
+def _base(tenant: str) -> Select[PostRow, AnalysisRow, str]:
     return (
         select(PostRow, AnalysisRow, ClusterRow.key)
         .outerjoin(AnalysisRow, AnalysisRow.post_id == PostRow.id)
@@ -68,7 +68,9 @@ def _base(tenant: str) -> Select[Any]:
     )
 
 
-def _filtered(statement: Select[Any], filters: PostFilter) -> Select[Any]:
+def _filtered(
+    statement: Select[PostRow, AnalysisRow, str], filters: PostFilter
+) -> Select[PostRow, AnalysisRow, str]:
     if filters.cluster_key:
         statement = statement.where(ClusterRow.key == filters.cluster_key)
     if filters.source:
@@ -89,7 +91,8 @@ def latest_labels(session: Session, tenant: str, post_ids: list[int]) -> dict[in
         return {}
     labels: dict[int, PostLabelRow] = {}
     for row in session.scalars(
-        select(PostLabelRow).where(PostLabelRow.tenant == tenant, PostLabelRow.post_id.in_(post_ids))
+        select(PostLabelRow)
+        .where(PostLabelRow.tenant == tenant, PostLabelRow.post_id.in_(post_ids))
         .order_by(PostLabelRow.created_at, PostLabelRow.id)
     ):
         labels[row.post_id] = row
@@ -101,46 +104,75 @@ def _views(session: Session, tenant: str, rows: list[Any]) -> list[PostView]:
     views = []
     for post, analysis, cluster_key in rows:
         label = labels.get(post.id)
-        views.append(PostView(
-            id=post.id, source=post.source, external_id=post.external_id, author=post.author_key, text=post.text,
-            created_at=as_utc(post.created_at), url=post.url, lang=post.lang,
-            problem_probability=analysis.problem_probability if analysis else None,
-            category=analysis.category if analysis else None,
-            sentiment=analysis.sentiment if analysis else None,
-            model_version=analysis.model_version if analysis else None,
-            cluster_key=cluster_key, label=label.label if label else None,
-            label_category=label.category if label else None, shares=shares_of(post.meta), meta=dict(post.meta),
-        ))
+        views.append(
+            PostView(
+                id=post.id,
+                source=post.source,
+                external_id=post.external_id,
+                author=post.author_key,
+                text=post.text,
+                created_at=as_utc(post.created_at),
+                url=post.url,
+                lang=post.lang,
+                problem_probability=analysis.problem_probability if analysis else None,
+                category=analysis.category if analysis else None,
+                sentiment=analysis.sentiment if analysis else None,
+                model_version=analysis.model_version if analysis else None,
+                cluster_key=cluster_key,
+                label=label.label if label else None,
+                label_category=label.category if label else None,
+                shares=shares_of(post.meta),
+                meta=dict(post.meta),
+            )
+        )
     return views
 
 
 def list_posts(
-    session: Session, tenant: str, filters: PostFilter, *, limit: int = 50, offset: int = 0, newest_first: bool = True
+    session: Session,
+    tenant: str,
+    filters: PostFilter,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    newest_first: bool = True,
 ) -> tuple[list[PostView], int]:
     statement = _filtered(_base(tenant), filters)
-    total = session.scalar(select(func.count()).select_from(statement.with_only_columns(PostRow.id).subquery())) or 0
-    order = (PostRow.created_at.desc(), PostRow.id.desc()) if newest_first else (PostRow.created_at, PostRow.id)
-    rows = list(session.execute(statement.order_by(*order).limit(limit).offset(offset)).tuples())
+    total = (
+        session.scalar(select(func.count()).select_from(statement.with_only_columns(PostRow.id).subquery()))
+        or 0
+    )
+    order = (
+        (PostRow.created_at.desc(), PostRow.id.desc()) if newest_first else (PostRow.created_at, PostRow.id)
+    )
+    rows = list(session.execute(statement.order_by(*order).limit(limit).offset(offset)))
     return _views(session, tenant, rows), total
 
 
 def get_post(session: Session, tenant: str, post_id: int) -> PostView | None:
-    rows = list(session.execute(_base(tenant).where(PostRow.id == post_id)).tuples())
+    rows = list(session.execute(_base(tenant).where(PostRow.id == post_id)))
     return _views(session, tenant, rows)[0] if rows else None
 
 
 def categories_known(session: Session, tenant: str) -> list[str]:
     """Categories the classifier has used in this tenant, offered when relabelling."""
-    return [name for name in session.scalars(
-        select(AnalysisRow.category).join(PostRow, PostRow.id == AnalysisRow.post_id)
-        .where(PostRow.tenant == tenant, AnalysisRow.category.is_not(None)).distinct().order_by(AnalysisRow.category)
-    ) if name]
+    return [
+        name
+        for name in session.scalars(
+            select(AnalysisRow.category)
+            .join(PostRow, PostRow.id == AnalysisRow.post_id)
+            .where(PostRow.tenant == tenant, AnalysisRow.category.is_not(None))
+            .distinct()
+            .order_by(AnalysisRow.category)
+        )
+        if name
+    ]
 
 
 def posts_by_ids(session: Session, tenant: str, post_ids: list[int]) -> list[PostView]:
     """Views of ``post_ids`` in the order given."""
     if not post_ids:
         return []
-    rows = list(session.execute(_base(tenant).where(PostRow.id.in_(post_ids))).tuples())
+    rows = list(session.execute(_base(tenant).where(PostRow.id.in_(post_ids))))
     by_id = {view.id: view for view in _views(session, tenant, rows)}
     return [by_id[post_id] for post_id in post_ids if post_id in by_id]

@@ -61,15 +61,24 @@ class SentimentDashboard:
     shares_known: bool
 
 
-def _sentiment(counts: dict[str, list[int]], service: str, changes: list[ChangeBrief],
-               incidents: list[Incident]) -> ServiceSentiment:
+def _sentiment(
+    counts: dict[str, list[int]], service: str, changes: list[ChangeBrief], incidents: list[Incident]
+) -> ServiceSentiment:
     total = sum(sum(values) for values in counts.values())
     negative = sum(counts["negative"])
-    return ServiceSentiment(service, {name: tuple(values) for name, values in counts.items()}, total,
-                            negative / total if total else 0.0, changes, incidents)
+    return ServiceSentiment(
+        service,
+        {name: tuple(values) for name, values in counts.items()},
+        total,
+        negative / total if total else 0.0,
+        changes,
+        incidents,
+    )
 
 
-def sentiment_dashboard(session: Session, tenant: str, time_range: TimeRange, *, top: int = 10) -> SentimentDashboard:
+def sentiment_dashboard(
+    session: Session, tenant: str, time_range: TimeRange, *, top: int = 10
+) -> SentimentDashboard:
     step = bucket_step(time_range.length, 48)
     starts = bucket_starts(time_range, step)
     origin = starts[0]
@@ -84,7 +93,11 @@ def sentiment_dashboard(session: Session, tenant: str, time_range: TimeRange, *,
         .join(AnalysisRow, AnalysisRow.post_id == PostRow.id)
         .outerjoin(ClusterMemberRow, ClusterMemberRow.post_id == PostRow.id)
         .outerjoin(ClusterRow, ClusterRow.id == ClusterMemberRow.cluster_id)
-        .where(PostRow.tenant == tenant, PostRow.created_at >= time_range.start, PostRow.created_at <= time_range.end)
+        .where(
+            PostRow.tenant == tenant,
+            PostRow.created_at >= time_range.start,
+            PostRow.created_at <= time_range.end,
+        )
     )
     for created_at, sentiment, service in rows:
         index = int((as_utc(created_at) - origin) / step)
@@ -97,45 +110,68 @@ def sentiment_dashboard(session: Session, tenant: str, time_range: TimeRange, *,
     changes = [
         ChangeBrief(row.external_id, row.kind, row.service, row.summary, as_utc(row.started_at), row.url)
         for row in session.scalars(
-            select(ChangeEventRow).where(ChangeEventRow.tenant == tenant,
-                                         ChangeEventRow.started_at >= time_range.start,
-                                         ChangeEventRow.started_at <= time_range.end)
+            select(ChangeEventRow)
+            .where(
+                ChangeEventRow.tenant == tenant,
+                ChangeEventRow.started_at >= time_range.start,
+                ChangeEventRow.started_at <= time_range.end,
+            )
             .order_by(ChangeEventRow.started_at)
         )
     ]
     incidents = [
-        Incident(row.cluster_key, row.severity, as_utc(row.first_triggered_at),
-                 as_utc(row.resolved_at) if row.resolved_at else time_range.end, row.state)
+        Incident(
+            row.cluster_key,
+            row.severity,
+            as_utc(row.first_triggered_at),
+            as_utc(row.resolved_at) if row.resolved_at else time_range.end,
+            row.state,
+        )
         for row in session.scalars(
             select(EscalationRow).where(
-                EscalationRow.tenant == tenant, EscalationRow.first_triggered_at <= time_range.end,
+                EscalationRow.tenant == tenant,
+                EscalationRow.first_triggered_at <= time_range.end,
                 or_(EscalationRow.resolved_at.is_(None), EscalationRow.resolved_at >= time_range.start),
             )
         )
     ]
-    incident_services = {row.cluster_key: row.service for row in session.scalars(
-        select(EscalationRow).where(EscalationRow.tenant == tenant)
-    )}
+    incident_services = {
+        row.cluster_key: row.service
+        for row in session.scalars(select(EscalationRow).where(EscalationRow.tenant == tenant))
+    }
     services = [
         _sentiment(
-            counts, service,
+            counts,
+            service,
             [change for change in changes if change.service == service],
             [incident for incident in incidents if incident_services.get(incident.cluster_key) == service],
         )
         for service, counts in sorted(per_service.items(), key=lambda item: -sum(item[1]["negative"]))
     ]
 
-    candidates = list(session.execute(
-        select(PostRow.id, PostRow.meta, PostRow.created_at)
-        .join(AnalysisRow, AnalysisRow.post_id == PostRow.id)
-        .where(PostRow.tenant == tenant, AnalysisRow.sentiment == "negative",
-               PostRow.created_at >= time_range.start, PostRow.created_at <= time_range.end)
-        .order_by(PostRow.created_at.desc()).limit(_NEGATIVE_CANDIDATES)
-    ))
+    candidates = list(
+        session.execute(
+            select(PostRow.id, PostRow.meta, PostRow.created_at)
+            .join(AnalysisRow, AnalysisRow.post_id == PostRow.id)
+            .where(
+                PostRow.tenant == tenant,
+                AnalysisRow.sentiment == "negative",
+                PostRow.created_at >= time_range.start,
+                PostRow.created_at <= time_range.end,
+            )
+            .order_by(PostRow.created_at.desc())
+            .limit(_NEGATIVE_CANDIDATES)
+        )
+    )
     shares = {post_id: shares_of(meta) for post_id, meta, _ in candidates}
     shares_known = any(value for value in shares.values())
     ranked = sorted(candidates, key=lambda row: (-(shares[row[0]] or 0), -as_utc(row[2]).timestamp()))
     return SentimentDashboard(
-        time_range, tuple(starts), step, _sentiment(overall, ALL_POSTS, changes, incidents), services,
-        posts_by_ids(session, tenant, [row[0] for row in ranked[:top]]), shares_known,
+        time_range,
+        tuple(starts),
+        step,
+        _sentiment(overall, ALL_POSTS, changes, incidents),
+        services,
+        posts_by_ids(session, tenant, [row[0] for row in ranked[:top]]),
+        shares_known,
     )

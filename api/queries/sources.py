@@ -49,9 +49,14 @@ def source_health(session: Session, tenant: str, now: datetime) -> list[SourceHe
     source is an operational fact, unlike the event-time windows of the board."""
     rows = session.scalars(select(SourceRow).where(SourceRow.tenant == tenant).order_by(SourceRow.name))
     return [
-        SourceHealth(row.name, row.kind, dict(row.cursor), row.last_error,
-                     as_utc(row.updated_at) if row.updated_at else None,
-                     (now - as_utc(row.updated_at)).total_seconds() if row.updated_at else None)
+        SourceHealth(
+            row.name,
+            row.kind,
+            dict(row.cursor),
+            row.last_error,
+            as_utc(row.updated_at) if row.updated_at else None,
+            (now - as_utc(row.updated_at)).total_seconds() if row.updated_at else None,
+        )
         for row in rows
     ]
 
@@ -74,7 +79,9 @@ def default_model_version(artifacts_root: Path = ARTIFACTS_DIR) -> str | None:
     return pointer.read_text(encoding="utf-8").strip() or None if pointer.is_file() else None
 
 
-def model_card(version: str, artifacts_root: Path = ARTIFACTS_DIR) -> tuple[list[tuple[str, float]], str | None, bool]:
+def model_card(
+    version: str, artifacts_root: Path = ARTIFACTS_DIR
+) -> tuple[list[tuple[str, float]], str | None, bool]:
     """(figures from manifest.json, MODEL_CARD.md text, whether the artifact folder exists)."""
     folder = artifacts_root / version
     if "/" in version or version.startswith(".") or not folder.is_dir():
@@ -86,8 +93,9 @@ def model_card(version: str, artifacts_root: Path = ARTIFACTS_DIR) -> tuple[list
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             manifest = {}
-        figures = [(name, value) for name, value in _figures(manifest.get("metrics", {}))
-                   if "rows" not in name][:_MAX_FIGURES]
+        figures = [
+            (name, value) for name, value in _figures(manifest.get("metrics", {})) if "rows" not in name
+        ][:_MAX_FIGURES]
     card_path = folder / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
     return figures, card, True
@@ -102,12 +110,17 @@ def model_health(session: Session, tenant: str, artifacts_root: Path = ARTIFACTS
         .group_by(AnalysisRow.model_version)
         .order_by(func.max(PostRow.created_at).desc())
     ).all()
-    versions = [(version, count, newest) for version, count, newest in rows]
+    versions: list[tuple[str, int, datetime | None]] = [
+        (version, count, newest) for version, count, newest in rows
+    ]
     if default and default not in {version for version, _, _ in versions}:
         versions.append((default, 0, None))
     health = []
     for version, count, newest in versions:
         figures, card, found = model_card(version, artifacts_root)
-        health.append(ModelHealth(version, count, as_utc(newest) if newest else None, version == default,
-                                  figures, card, found))
+        health.append(
+            ModelHealth(
+                version, count, as_utc(newest) if newest else None, version == default, figures, card, found
+            )
+        )
     return health

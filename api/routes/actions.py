@@ -4,6 +4,7 @@ they add up to for the next triage pass."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -19,26 +20,34 @@ router = APIRouter(prefix="/v1", tags=["actions"])
 def act(
     key: str,
     body: ActionIn,
-    principal: Principal = Depends(require("lead")),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    principal: Annotated[Principal, Depends(require("lead"))],
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
 ) -> object:
     """Record a decision. Refusals (merge into itself, split taking every post, ...) answer 409 with
     problem details saying what to do instead."""
     now = wall_clock()
     expires_at = now + timedelta(minutes=body.expires_in_minutes) if body.expires_in_minutes else None
     return record_cluster_action(
-        session, tenant, key, body.action, principal.name, now, expires_at=expires_at,
-        target_cluster_key=body.target_cluster_key, post_ids=body.post_ids, note=body.note,
+        session,
+        tenant,
+        key,
+        body.action,
+        principal.name,
+        now,
+        expires_at=expires_at,
+        target_cluster_key=body.target_cluster_key,
+        post_ids=body.post_ids,
+        note=body.note,
     )
 
 
 @router.get("/actions", response_model=Paged[ActionOut], dependencies=[Depends(require("viewer"))])
 def actions(
-    cluster: str | None = Query(None, description="Only decisions about this cluster key."),
-    paging: Paging = Depends(get_paging),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    paging: Annotated[Paging, Depends(get_paging)],
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+    cluster: Annotated[str | None, Query(description="Only decisions about this cluster key.")] = None,
 ) -> dict[str, object]:
     """Newest first; ``total`` is not counted (the log only grows), so page until next_offset is null."""
     rows = cluster_actions(session, tenant, cluster, limit=paging.limit + 1, offset=paging.offset)
@@ -49,7 +58,9 @@ def actions(
 
 
 @router.get("/constraints", response_model=ConstraintsOut, dependencies=[Depends(require("viewer"))])
-def constraints(tenant: str = Depends(get_tenant), session: Session = Depends(get_session)) -> dict[str, object]:
+def constraints(
+    tenant: Annotated[str, Depends(get_tenant)], session: Annotated[Session, Depends(get_session)]
+) -> dict[str, object]:
     """The decisions folded into what the next triage pass must respect."""
     folded = load_constraints(session, tenant)
     return {
@@ -58,8 +69,10 @@ def constraints(tenant: str = Depends(get_tenant), session: Session = Depends(ge
         "splits": {key: sorted(ids) for key, ids in folded.splits.items()},
         "split_groups": [sorted(group) for group in folded.split_groups],
         "cannot_link_pairs": len(folded.cannot_link),
-        "relabels": {post_id: {"is_problem": relabel.is_problem, "category": relabel.category}
-                     for post_id, relabel in folded.relabels.items()},
+        "relabels": {
+            post_id: {"is_problem": relabel.is_problem, "category": relabel.category}
+            for post_id, relabel in folded.relabels.items()
+        },
         "confirmed": sorted(folded.confirmed),
         "resolved": folded.resolved,
         "escalate_now": folded.escalate_now,

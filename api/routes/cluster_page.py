@@ -4,6 +4,7 @@ escalate, resolve, relabel). Every form is post/redirect/get, so it works withou
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query
 from fastapi.responses import HTMLResponse
@@ -11,7 +12,7 @@ from starlette.responses import Response
 
 from api.charts import Band, Line, Marker, time_chart
 from api.deps import Principal, require, wall_clock
-from api.pages import Page, get_page
+from api.pages import Page, get_page, same_origin
 from api.problems import Problem
 from api.queries.cluster_detail import cluster_detail
 from api.queries.common import humanize_age
@@ -22,38 +23,64 @@ from triage.actions.service import ActionError, label_post, record_cluster_actio
 router = APIRouter(include_in_schema=False)
 
 #: mute durations offered by the form: minutes → words (0: until unmuted)
-MUTE_CHOICES: dict[int, str] = {60: "1 hour", 240: "4 hours", 1440: "24 hours", 10080: "7 days", 0: "until unmuted"}
+MUTE_CHOICES: dict[int, str] = {
+    60: "1 hour",
+    240: "4 hours",
+    1440: "24 hours",
+    10080: "7 days",
+    0: "until unmuted",
+}
 _DONE_WORDS = {
-    "confirm": "Confirmed as a real problem.", "mute": "Muted.", "unmute": "Unmuted.", "merge": "Merged.",
-    "split": "Split off the picked posts.", "escalate": "Escalation requested.", "resolve": "Marked resolved.",
+    "confirm": "Confirmed as a real problem.",
+    "mute": "Muted.",
+    "unmute": "Unmuted.",
+    "merge": "Merged.",
+    "split": "Split off the picked posts.",
+    "escalate": "Escalation requested.",
+    "resolve": "Marked resolved.",
     "label": "Label saved.",
 }
 
 
 @router.get("/clusters/{key}", response_class=HTMLResponse)
 def cluster_page(
-    key: str = Path(...),
-    page: Page = Depends(get_page),
-    done: str | None = Query(None),
-    error: str | None = Query(None),
-    offset: int = Query(0, ge=0),
+    key: Annotated[str, Path()],
+    page: Annotated[Page, Depends(get_page)],
+    done: Annotated[str | None, Query()] = None,
+    error: Annotated[str | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     detail = cluster_detail(page.session, page.tenant, key, wall_clock(), sample_offset=offset)
     if detail is None:
         raise Problem(404, "not-found", f"no cluster {key!r} in tenant {page.tenant!r}")
     series = detail.series
-    markers = [Marker(change.started_at, f"{change.kind} {change.external_id}: {change.summary}",
-                      "alert" if change.kind == "alert" else "change") for change in detail.changes_nearby]
+    markers = [
+        Marker(
+            change.started_at,
+            f"{change.kind} {change.external_id}: {change.summary}",
+            "alert" if change.kind == "alert" else "change",
+        )
+        for change in detail.changes_nearby
+    ]
     bands = []
     if detail.escalation:
         end = detail.escalation.resolved_at or detail.summary.last_post_at
-        bands.append(Band(detail.escalation.first_triggered_at, end, f"escalated ({detail.escalation.severity})",
-                          "incident"))
+        bands.append(
+            Band(
+                detail.escalation.first_triggered_at,
+                end,
+                f"escalated ({detail.escalation.severity})",
+                "incident",
+            )
+        )
     chart = time_chart(
-        series.starts, series.step,
+        series.starts,
+        series.step,
         stacked=[Line("posts", series.posts, "posts")],
         lines=[Line("distinct authors", series.distinct_authors, "authors")],
-        markers=markers, bands=bands, title="Posts and distinct authors over time",
+        markers=markers,
+        bands=bands,
+        title="Posts and distinct authors over time",
     )
     context = {
         "detail": detail,
@@ -70,38 +97,45 @@ def cluster_page(
     return page.render("cluster.html", "board", context)
 
 
-@router.post("/clusters/{key}/actions/{action}")
+@router.post("/clusters/{key}/actions/{action}", dependencies=[Depends(same_origin)])
 def act_on_cluster(
     key: str,
     action: str,
-    page: Page = Depends(get_page),
-    principal: Principal = Depends(require("lead")),
-    minutes: int = Form(0),
-    target: str | None = Form(None),
-    post_id: list[int] = Form([]),
-    note: str = Form(""),
+    page: Annotated[Page, Depends(get_page)],
+    principal: Annotated[Principal, Depends(require("lead"))],
+    minutes: Annotated[int, Form()] = 0,
+    target: Annotated[str | None, Form()] = None,
+    post_id: Annotated[list[int] | None, Form()] = None,
+    note: Annotated[str, Form()] = "",
 ) -> Response:
     if action not in CLUSTER_ACTIONS:
         raise Problem(404, "not-found", f"unknown action {action!r}; use one of {', '.join(CLUSTER_ACTIONS)}")
     now = wall_clock()
     try:
         record_cluster_action(
-            page.session, page.tenant, key, action, principal.name, now,
+            page.session,
+            page.tenant,
+            key,
+            action,
+            principal.name,
+            now,
             expires_at=now + timedelta(minutes=minutes) if action == "mute" and minutes > 0 else None,
-            target_cluster_key=target or None, post_ids=post_id, note=note.strip(),
+            target_cluster_key=target or None,
+            post_ids=post_id or [],
+            note=note.strip(),
         )
     except ActionError as refused:
         return page.back_to(f"/clusters/{key}", error=str(refused))
     return page.back_to(f"/clusters/{key}", done=action)
 
 
-@router.post("/posts/{post_id}/label")
+@router.post("/posts/{post_id}/label", dependencies=[Depends(same_origin)])
 def relabel_post(
     post_id: int,
-    page: Page = Depends(get_page),
-    principal: Principal = Depends(require("lead")),
-    label: str = Form(...),
-    back: str = Form(""),
+    page: Annotated[Page, Depends(get_page)],
+    principal: Annotated[Principal, Depends(require("lead"))],
+    label: Annotated[str, Form()],
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     """``label`` is ``problem``, ``not_problem`` or ``category:<name>`` (one select in the form)."""
     category = None

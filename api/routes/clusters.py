@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -19,23 +20,33 @@ router = APIRouter(prefix="/v1/clusters", tags=["clusters"], dependencies=[Depen
 
 @router.get("", response_model=Paged[ClusterOut])
 def list_clusters(
-    service: list[str] = Query([], description="Only these services (repeat the parameter for several)."),
-    state: list[str] = Query([], description=f"Only these states: {', '.join(STATES)}."),
-    since: datetime | None = Query(None, description="Only clusters with a post at or after this time."),
-    include_merged: bool = Query(False, description="Also list clusters merged into others."),
-    paging: Paging = Depends(get_paging),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    paging: Annotated[Paging, Depends(get_paging)],
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+    service: Annotated[
+        list[str] | None, Query(description="Only these services (repeat the parameter for several).")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Only clusters with a post at or after this time.")
+    ] = None,
+    state: Annotated[list[str] | None, Query(description=f"Only these states: {', '.join(STATES)}.")] = None,
+    include_merged: Annotated[bool, Query(description="Also list clusters merged into others.")] = False,
 ) -> dict[str, object]:
     """Live problems first (active, emerging, subsiding, resolved), then by distinct authors."""
+    state, service = state or [], service or []
     unknown = [name for name in state if name not in STATES]
     if unknown:
         raise Problem(422, "invalid-request", f"unknown state {unknown[0]!r}; use {', '.join(STATES)}")
     end = data_clock(session, tenant)
     window = TimeRange(since or end - timedelta(hours=24), end) if end else None
     rows, total = board(
-        session, tenant, BoardFilter(services=service, states=state, since=since, include_merged=include_merged),
-        window, wall_clock(), limit=paging.limit, offset=paging.offset,
+        session,
+        tenant,
+        BoardFilter(services=service, states=state, since=since, include_merged=include_merged),
+        window,
+        wall_clock(),
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return paged([ClusterOut.model_validate(row) for row in rows], total, paging.limit, paging.offset)
 
@@ -43,20 +54,28 @@ def list_clusters(
 @router.get("/{key}", response_model=ClusterDetailOut)
 def get_cluster(
     key: str,
-    paging: Paging = Depends(get_paging),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    paging: Annotated[Paging, Depends(get_paging)],
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
 ) -> dict[str, object]:
     """The cluster, its volume and distinct-author series, a page of its posts (newest first), its
     escalation with ranked causes and history, and the decisions recorded about it."""
-    detail = cluster_detail(session, tenant, key, wall_clock(), sample_limit=paging.limit, sample_offset=paging.offset)
+    detail = cluster_detail(
+        session, tenant, key, wall_clock(), sample_limit=paging.limit, sample_offset=paging.offset
+    )
     if detail is None:
-        raise Problem(404, "not-found", f"no cluster {key!r} in tenant {tenant!r}; list them with GET /v1/clusters")
+        raise Problem(
+            404, "not-found", f"no cluster {key!r} in tenant {tenant!r}; list them with GET /v1/clusters"
+        )
     series = detail.series
     return {
         "cluster": ClusterOut.model_validate(detail.summary),
-        "series": {"starts": list(series.starts), "step_seconds": series.step.total_seconds(),
-                   "posts": list(series.posts), "distinct_authors": list(series.distinct_authors)},
+        "series": {
+            "starts": list(series.starts),
+            "step_seconds": series.step.total_seconds(),
+            "posts": list(series.posts),
+            "distinct_authors": list(series.distinct_authors),
+        },
         "representative": detail.representative,
         "samples": paged(detail.samples, detail.sample_total, paging.limit, paging.offset),
         "escalation": detail.escalation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
@@ -15,21 +17,32 @@ router = APIRouter(prefix="/v1/escalations", tags=["escalations"], dependencies=
 
 @router.get("", response_model=Paged[EscalationOut])
 def escalations(
-    state: str | None = Query(None, description="e.g. triggered or resolved."),
-    service: str | None = Query(None),
-    severity: str | None = Query(None),
-    paging: Paging = Depends(get_paging),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    paging: Annotated[Paging, Depends(get_paging)],
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+    state: Annotated[str | None, Query(description="e.g. triggered or resolved.")] = None,
+    service: Annotated[str | None, Query()] = None,
+    severity: Annotated[str | None, Query()] = None,
 ) -> dict[str, object]:
     """Newest trigger first."""
-    views, total = list_escalations(session, tenant, state=state, service=service, severity=severity,
-                                    limit=paging.limit, offset=paging.offset)
+    views, total = list_escalations(
+        session,
+        tenant,
+        state=state,
+        service=service,
+        severity=severity,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
     return paged(views, total, paging.limit, paging.offset)
 
 
 @router.get("/{dedup_key}", response_model=EscalationOut)
-def escalation(dedup_key: str, tenant: str = Depends(get_tenant), session: Session = Depends(get_session)) -> object:
+def escalation(
+    dedup_key: str,
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+) -> object:
     view = get_escalation(session, tenant, dedup_key)
     if view is None:
         raise Problem(404, "not-found", f"no escalation {dedup_key!r} in tenant {tenant!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -12,6 +14,6 @@ router = APIRouter(prefix="/v1", tags=["health"])
 
 
 @router.get("/health")
-def health(session: Session = Depends(get_session)) -> dict[str, str]:
+def health(session: Annotated[Session, Depends(get_session)]) -> dict[str, str]:
     session.execute(text("SELECT 1"))
     return {"status": "ok"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
@@ -19,8 +19,18 @@ from triage.storage.models import AnalysisRow, PostRow
 router = APIRouter(prefix="/v1", tags=["labels"])
 
 EXPORT_COLUMNS: tuple[str, ...] = (
-    "source", "external_id", "text", "label", "is_problem", "category", "actor", "labelled_at",
-    "model_version", "model_problem_probability", "model_category", "model_sentiment",
+    "source",
+    "external_id",
+    "text",
+    "label",
+    "is_problem",
+    "category",
+    "actor",
+    "labelled_at",
+    "model_version",
+    "model_problem_probability",
+    "model_category",
+    "model_sentiment",
 )
 
 
@@ -28,19 +38,27 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 def relabel(
     post_id: int,
     body: LabelIn,
-    principal: Principal = Depends(require("lead")),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    principal: Annotated[Principal, Depends(require("lead"))],
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
 ) -> object:
-    return label_post(session, tenant, post_id, body.label, principal.name, wall_clock(),
-                      category=body.category, note=body.note)
+    return label_post(
+        session,
+        tenant,
+        post_id,
+        body.label,
+        principal.name,
+        wall_clock(),
+        category=body.category,
+        note=body.note,
+    )
 
 
 @router.get("/labels", response_model=list[LabelOut], dependencies=[Depends(require("viewer"))])
 def labels(
-    post_id: list[int] = Query([], description="Only these posts."),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+    post_id: Annotated[list[int] | None, Query(description="Only these posts.")] = None,
 ) -> list[LabelRecord]:
     """Every label ever given, oldest first (the full history, superseded labels included)."""
     return post_labels(session, tenant, post_id or None)
@@ -59,33 +77,46 @@ def export_rows(session: Session, tenant: str, history: bool) -> list[dict[str, 
     texts: dict[int, tuple[str, AnalysisRow | None]] = {}
     for start in range(0, len(post_ids), 500):
         chunk = post_ids[start : start + 500]
-        for post_id, text, analysis in session.execute(
+        for post_id, text, post_analysis in session.execute(
             select(PostRow.id, PostRow.text, AnalysisRow)
-            .outerjoin(AnalysisRow, AnalysisRow.post_id == PostRow.id).where(PostRow.id.in_(chunk))
+            .outerjoin(AnalysisRow, AnalysisRow.post_id == PostRow.id)
+            .where(PostRow.id.in_(chunk))
         ):
-            texts[post_id] = (text, analysis)
+            texts[post_id] = (text, post_analysis)
     rows = []
     for record in records:
         text, analysis = texts.get(record.post_id, ("", None))
-        rows.append({
-            "source": record.source, "external_id": record.external_id, "text": text, "label": record.label,
-            "is_problem": record.label != "not_problem", "category": record.category, "actor": record.actor,
-            "labelled_at": record.created_at.isoformat(),
-            "model_version": analysis.model_version if analysis else None,
-            "model_problem_probability": analysis.problem_probability if analysis else None,
-            "model_category": analysis.category if analysis else None,
-            "model_sentiment": analysis.sentiment if analysis else None,
-        })
+        rows.append(
+            {
+                "source": record.source,
+                "external_id": record.external_id,
+                "text": text,
+                "label": record.label,
+                "is_problem": record.label != "not_problem",
+                "category": record.category,
+                "actor": record.actor,
+                "labelled_at": record.created_at.isoformat(),
+                "model_version": analysis.model_version if analysis else None,
+                "model_problem_probability": analysis.problem_probability if analysis else None,
+                "model_category": analysis.category if analysis else None,
+                "model_sentiment": analysis.sentiment if analysis else None,
+            }
+        )
     return rows
 
 
-@router.get("/labels/export", dependencies=[Depends(require("viewer"))],
-            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+@router.get(
+    "/labels/export",
+    dependencies=[Depends(require("viewer"))],
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
 def export_labels(
-    format: Literal["csv", "json"] = Query("csv", description="csv (a spreadsheet or pandas) or json."),
-    history: bool = Query(False, description="Every label given, not only each post's latest."),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+    format: Annotated[
+        Literal["csv", "json"], Query(description="csv (a spreadsheet or pandas) or json.")
+    ] = "csv",
+    history: Annotated[bool, Query(description="Every label given, not only each post's latest.")] = False,
 ) -> Response:
     """Labelled posts for the data scientist's retraining notebook."""
     rows = export_rows(session, tenant, history)

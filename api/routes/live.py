@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
@@ -31,7 +32,11 @@ def _fingerprint(sessions: sessionmaker[Session], tenant: str) -> str:
 
 
 async def board_events(
-    request: Request, sessions: sessionmaker[Session], tenant: str, poll_seconds: float, max_events: int | None
+    request: Request,
+    sessions: sessionmaker[Session],
+    tenant: str,
+    poll_seconds: float,
+    max_events: int | None,
 ) -> AsyncIterator[str]:
     """The first event goes out at once (the client knows it is connected); later ones on change."""
     yield "retry: 3000\n\n"
@@ -39,7 +44,7 @@ async def board_events(
     sent = 0
     quiet = 0.0
     while True:
-        if await request.is_disconnected():
+        if await request.is_disconnected() or getattr(request.app.state, "shutting_down", False):
             return
         current = await run_in_threadpool(_fingerprint, sessions, tenant)
         if current != last:
@@ -59,17 +64,21 @@ async def board_events(
 @router.get("/events/board", response_class=StreamingResponse)
 async def board_stream(
     request: Request,
-    tenant: str | None = Query(None, description="Tenant; default as for every other page."),
-    _: Principal = Depends(current_principal),
-    api: ApiSettings = Depends(get_api_settings),
-    max_events: int | None = Query(None, ge=1, description="Close after this many events (for scripts and tests)."),
+    _: Annotated[Principal, Depends(current_principal)],
+    api: Annotated[ApiSettings, Depends(get_api_settings)],
+    max_events: Annotated[
+        int | None, Query(ge=1, description="Close after this many events (for scripts and tests).")
+    ] = None,
+    tenant: Annotated[str | None, Query(description="Tenant; default as for every other page.")] = None,
 ) -> StreamingResponse:
     sessions: sessionmaker[Session] = request.app.state.sessions
     if not tenant:
         # resolved with a short session: a request-scoped one would stay open as long as the stream
         with sessions() as session:
             known = known_tenants(request, session)
-        tenant = request.cookies.get(TENANT_COOKIE) or api.default_tenant or (known[0] if known else "default")
+        tenant = (
+            request.cookies.get(TENANT_COOKIE) or api.default_tenant or (known[0] if known else "default")
+        )
     return StreamingResponse(
         board_events(request, sessions, tenant, api.live_poll_seconds, max_events),
         media_type="text/event-stream",

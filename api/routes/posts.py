@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -17,26 +18,33 @@ router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[Depends(req
 
 @router.get("", response_model=Paged[PostOut])
 def posts(
-    cluster: str | None = Query(None, description="Only posts of this cluster key."),
-    source: str | None = Query(None, description="twitter, zendesk, ..."),
-    sentiment: str | None = Query(None, description="negative, neutral or positive."),
-    since: datetime | None = Query(None),
-    until: datetime | None = Query(None),
-    q: str | None = Query(None, min_length=2, description="Text contains (case-insensitive)."),
-    paging: Paging = Depends(get_paging),
-    tenant: str = Depends(get_tenant),
-    session: Session = Depends(get_session),
+    paging: Annotated[Paging, Depends(get_paging)],
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+    cluster: Annotated[str | None, Query(description="Only posts of this cluster key.")] = None,
+    source: Annotated[str | None, Query(description="twitter, zendesk, ...")] = None,
+    sentiment: Annotated[str | None, Query(description="negative, neutral or positive.")] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=2, description="Text contains (case-insensitive).")] = None,
 ) -> dict[str, object]:
     """Newest first."""
     views, total = list_posts(
-        session, tenant, PostFilter(cluster, source, sentiment, since, until, q),
-        limit=paging.limit, offset=paging.offset,
+        session,
+        tenant,
+        PostFilter(cluster, source, sentiment, since, until, q),
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return paged(views, total, paging.limit, paging.offset)
 
 
 @router.get("/{post_id}", response_model=PostOut)
-def post(post_id: int, tenant: str = Depends(get_tenant), session: Session = Depends(get_session)) -> object:
+def post(
+    post_id: int,
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_session)],
+) -> object:
     view = get_post(session, tenant, post_id)
     if view is None:
         raise Problem(404, "not-found", f"no post {post_id} in tenant {tenant!r}")

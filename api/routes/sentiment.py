@@ -4,6 +4,7 @@ changes and incidents marked, and the most-shared negative posts."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
@@ -26,19 +27,34 @@ def _parse_local(value: str | None, name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as error:
-        raise Problem(422, "invalid-request", f"{name} must look like 2026-03-02T10:00, got {value!r}") from error
+        raise Problem(
+            422, "invalid-request", f"{name} must look like 2026-03-02T10:00, got {value!r}"
+        ) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _chart(block: ServiceSentiment, starts: tuple[datetime, ...], step: timedelta) -> object:
     return time_chart(
-        starts, step,
+        starts,
+        step,
         stacked=[Line(name, block.counts[name], name) for name in SENTIMENTS],
-        markers=[Marker(change.started_at, f"{change.kind} {change.external_id} ({change.service or 'no service'}): "
-                        f"{change.summary}", "alert" if change.kind == "alert" else "change")
-                 for change in block.changes],
-        bands=[Band(incident.start, incident.end, f"incident {incident.cluster_key} ({incident.severity})", "incident")
-               for incident in block.incidents],
+        markers=[
+            Marker(
+                change.started_at,
+                f"{change.kind} {change.external_id} ({change.service or 'no service'}): {change.summary}",
+                "alert" if change.kind == "alert" else "change",
+            )
+            for change in block.changes
+        ],
+        bands=[
+            Band(
+                incident.start,
+                incident.end,
+                f"incident {incident.cluster_key} ({incident.severity})",
+                "incident",
+            )
+            for incident in block.incidents
+        ],
         title=f"Posts by sentiment over time: {block.service}",
         height=200,
     )
@@ -46,14 +62,15 @@ def _chart(block: ServiceSentiment, starts: tuple[datetime, ...], step: timedelt
 
 @router.get("/sentiment", response_class=HTMLResponse)
 def sentiment_page(
-    page: Page = Depends(get_page),
-    window: str = Query(_DEFAULT_WINDOW),
-    start: str | None = Query(None, alias="from"),
-    end: str | None = Query(None, alias="to"),
+    page: Annotated[Page, Depends(get_page)],
+    window: Annotated[str, Query()] = _DEFAULT_WINDOW,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
 ) -> Response:
     custom_start, custom_end = _parse_local(start, "from"), _parse_local(end, "to")
-    default = window_range(page.session, page.tenant, window if window in WINDOWS else _DEFAULT_WINDOW,
-                           timedelta(hours=24))
+    default = window_range(
+        page.session, page.tenant, window if window in WINDOWS else _DEFAULT_WINDOW, timedelta(hours=24)
+    )
     time_range = None
     if default is not None:
         time_range = TimeRange(custom_start or default.start, custom_end or default.end)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
@@ -13,17 +15,26 @@ router = APIRouter(prefix="/v1", tags=["sources"], dependencies=[Depends(require
 
 
 @router.get("/sources", response_model=list[SourceOut])
-def sources(tenant: str = Depends(get_tenant), session: Session = Depends(get_session)) -> object:
-    """Each source's last cursor, when it last advanced (``lag_seconds`` on the wall clock) and its last error."""
+def sources(
+    tenant: Annotated[str, Depends(get_tenant)], session: Annotated[Session, Depends(get_session)]
+) -> object:
+    """Each source's last cursor, when it last advanced (``lag_seconds``, wall clock) and its last error."""
     return source_health(session, tenant, wall_clock())
 
 
 @router.get("/models", response_model=list[ModelOut])
-def models(tenant: str = Depends(get_tenant), session: Session = Depends(get_session)) -> list[dict[str, object]]:
+def models(
+    tenant: Annotated[str, Depends(get_tenant)], session: Annotated[Session, Depends(get_session)]
+) -> list[dict[str, object]]:
     """Model versions that scored this tenant's posts (and the default one), with model-card figures."""
     return [
-        {"version": model.version, "posts_scored": model.posts_scored,
-         "last_scored_post_at": model.last_scored_post_at, "is_default": model.is_default,
-         "artifact_found": model.artifact_found, "figures": dict(model.figures)}
+        {
+            "version": model.version,
+            "posts_scored": model.posts_scored,
+            "last_scored_post_at": model.last_scored_post_at,
+            "is_default": model.is_default,
+            "artifact_found": model.artifact_found,
+            "figures": dict(model.figures),
+        }
         for model in model_health(session, tenant)
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
@@ -15,12 +17,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources_page(page: Page = Depends(get_page)) -> Response:
+def sources_page(page: Annotated[Page, Depends(get_page)]) -> Response:
     now = wall_clock()
     sources = source_health(page.session, page.tenant, now)
     context = {
         "sources": sources,
-        "lags": {source.name: humanize_age(source.updated_at, now) if source.updated_at else "never" for source in sources},
+        "lags": {
+            source.name: humanize_age(source.updated_at, now) if source.updated_at else "never"
+            for source in sources
+        },
         "models": model_health(page.session, page.tenant),
     }
     return page.render("sources.html", "sources", context)

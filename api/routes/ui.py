@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from api.deps import KEY_COOKIE, get_api_settings, wall_clock
-from api.pages import Page, get_page
+from api.pages import Page, get_page, same_origin
 from api.queries.clusters import STATES, BoardFilter, board, services_in_use
 from api.queries.common import WINDOWS, humanize_age, window_range
 from api.settings import ApiSettings
@@ -19,12 +22,11 @@ _DEFAULT_WINDOW = "24h"
 
 def _board_context(page: Page, states: list[str], services: list[str], window: str) -> dict[str, object]:
     window = window if window in WINDOWS else _DEFAULT_WINDOW
-    from datetime import timedelta
-
     time_range = window_range(page.session, page.tenant, window, timedelta(hours=24))
     since = time_range.start if time_range and window != "all" else None
-    filters = BoardFilter(services=[name for name in services if name], states=[s for s in states if s in STATES],
-                          since=since)
+    filters = BoardFilter(
+        services=[name for name in services if name], states=[s for s in states if s in STATES], since=since
+    )
     now = time_range.end if time_range else wall_clock()
     rows, total = board(page.session, page.tenant, filters, time_range, wall_clock(), limit=200)
     return {
@@ -38,39 +40,45 @@ def _board_context(page: Page, states: list[str], services: list[str], window: s
         "now": time_range.end if time_range else None,
         "ages": {row.key: humanize_age(row.onset_at, now) for row in rows},
         "any_data": time_range is not None,
-        "params": {"tenant": page.tenant, "state": list(filters.states), "service": list(filters.services),
-                   "window": window},
+        "params": {
+            "tenant": page.tenant,
+            "state": list(filters.states),
+            "service": list(filters.services),
+            "window": window,
+        },
     }
 
 
 @router.get("/", response_class=HTMLResponse)
 def board_page(
-    page: Page = Depends(get_page),
-    state: list[str] = Query([]),
-    service: list[str] = Query([]),
-    window: str = Query(_DEFAULT_WINDOW),
+    page: Annotated[Page, Depends(get_page)],
+    state: Annotated[list[str] | None, Query()] = None,
+    service: Annotated[list[str] | None, Query()] = None,
+    window: Annotated[str, Query()] = _DEFAULT_WINDOW,
 ) -> Response:
-    return page.render("board.html", "board", _board_context(page, state, service, window))
+    return page.render("board.html", "board", _board_context(page, state or [], service or [], window))
 
 
 @router.get("/board/rows", response_class=HTMLResponse)
 def board_rows(
-    page: Page = Depends(get_page),
-    state: list[str] = Query([]),
-    service: list[str] = Query([]),
-    window: str = Query(_DEFAULT_WINDOW),
+    page: Annotated[Page, Depends(get_page)],
+    state: Annotated[list[str] | None, Query()] = None,
+    service: Annotated[list[str] | None, Query()] = None,
+    window: Annotated[str, Query()] = _DEFAULT_WINDOW,
 ) -> Response:
     """Only the table body, for the live update to swap in."""
-    return page.render("_board_rows.html", "board", _board_context(page, state, service, window))
+    return page.render("_board_rows.html", "board", _board_context(page, state or [], service or [], window))
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, api: ApiSettings = Depends(get_api_settings)) -> Response:
-    return render(request, "login.html", {"open_mode": api.open_mode, "error": request.query_params.get("error")})
+def login_form(request: Request, api: Annotated[ApiSettings, Depends(get_api_settings)]) -> Response:
+    return render(
+        request, "login.html", {"open_mode": api.open_mode, "error": request.query_params.get("error")}
+    )
 
 
-@router.post("/login")
-def login(key: str = Form(...), api: ApiSettings = Depends(get_api_settings)) -> Response:
+@router.post("/login", dependencies=[Depends(same_origin)])
+def login(key: Annotated[str, Form()], api: Annotated[ApiSettings, Depends(get_api_settings)]) -> Response:
     known = any(entry.key.get_secret_value() == key for entry in api.keys)
     if not known:
         return RedirectResponse("/login?error=unknown+key", status_code=303)

@@ -17,6 +17,9 @@
       .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
       .then(function (html) {
         rows.innerHTML = html;
+        var count = document.getElementById("cluster-count");
+        var shown = rows.querySelectorAll("tr[data-cluster]").length;
+        if (count) { count.textContent = shown + (shown === 1 ? " cluster" : " clusters"); }
         say("live · updated " + new Date().toLocaleTimeString(), true);
       })
       .catch(function () { say("live · refresh failed, retrying", false); });

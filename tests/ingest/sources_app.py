@@ -16,15 +16,10 @@ from triage.settings import Settings
 from triage.sources_settings import SourcesSettings
 
 
-class SettingsWithSources(Settings):
-    sources: SourcesSettings = SourcesSettings()
-    api: ApiSettings = ApiSettings()
-
-
 def client_for(
     tmp_path: Path, sources: SourcesSettings | None = None, api: ApiSettings | None = None
 ) -> TestClient:
-    settings = SettingsWithSources(
+    settings = Settings(
         data_dir=tmp_path,
         database_url=f"sqlite:///{(tmp_path / 'api.db').as_posix()}",
         sources=sources or SourcesSettings(),
