@@ -85,6 +85,8 @@ class ClusterBook:
         self._centroids = np.zeros((0, 384), dtype=np.float32)
         self._centroids_stale = False
         self._next_number = 1
+        #: mutes people set on cluster keys, applied the moment such a cluster is born
+        self.preset_mutes: dict[str, float] = {}
 
     # -- placing posts -----------------------------------------------------------------------
     def place(self, post: TriagePost) -> Cluster | None:
@@ -143,6 +145,7 @@ class ClusterBook:
 
     def _new_cluster(self, time: float) -> Cluster:
         cluster = Cluster(key=f"cl-{self._next_number:05d}", born_at=time)
+        cluster.muted_until = self.preset_mutes.get(cluster.key)
         self._next_number += 1
         self.clusters[cluster.key] = cluster
         self.live.append(cluster)
@@ -168,6 +171,12 @@ class ClusterBook:
             self.live = [cluster for cluster in self.live if cluster.state != RESOLVED]
             self._centroids_stale = True
         return resolved
+
+    def retire(self, cluster: Cluster) -> None:
+        """Resolve a cluster now (a person said so): it leaves the live set for good."""
+        cluster.state = RESOLVED
+        self.live = [live for live in self.live if live is not cluster]
+        self._centroids_stale = True
 
     def merge(self, survivor: Cluster, absorbed: Cluster) -> None:
         """Fold ``absorbed`` into ``survivor``; the absorbed key forwards there from now on."""

@@ -135,6 +135,21 @@ class TriageEngine:
         part = self.book.split(source, kept, moved, now)
         return part.key
 
+    def escalate_now(self, cluster_key: str, now: float) -> None:
+        """A person escalates a cluster the policy has not (yet) found surprising."""
+        cluster = self.book.resolve_key(cluster_key)
+        if cluster.escalated or not cluster.members:
+            return
+        verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
+        self._open_signal(cluster, now, DetectionVerdict(verdict.window_authors, verdict.expected_authors,
+                                                         verdict.false_alarm_probability, True), "escalated by a person")
+
+    def resolve_now(self, cluster_key: str, now: float) -> None:
+        """A person resolves a cluster: its signal closes and the cluster takes no more posts."""
+        cluster = self.book.resolve_key(cluster_key)
+        self.book.retire(cluster)
+        self._resolve_signal(cluster, now)
+
     # -- decisions -----------------------------------------------------------------------------
     def _consider_trigger(self, cluster: Cluster, now: float) -> None:
         if cluster.escalated or cluster.is_muted(now):
@@ -142,10 +157,14 @@ class TriageEngine:
         verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
         if not verdict.triggered:
             return
+        self._open_signal(cluster, now, verdict, verdict.explain())
+
+    def _open_signal(self, cluster: Cluster, now: float, verdict: DetectionVerdict, detail: str) -> None:
         cluster.escalated = True
         cluster.state = ACTIVE
         window_start = now - self.settings.policy.window_minutes * 60
-        onset = next(member.time for member in cluster.members if member.time >= window_start)
+        onset = next((member.time for member in cluster.members if member.time >= window_start),
+                     cluster.members[-1].time)
         service = self.catalog.match(cluster).service
         generation = self.generations.get(cluster.key, 0) + 1
         self.generations[cluster.key] = generation
@@ -163,7 +182,7 @@ class TriageEngine:
         )
         self.signals[signal.dedup_key] = signal
         self.signal_of_cluster[cluster.key] = signal.dedup_key
-        self._decide(TRIGGER, signal, now, verdict.explain())
+        self._decide(TRIGGER, signal, now, detail)
 
     def _refresh_signal(self, cluster: Cluster, signal: Signal, now: float) -> None:
         severity = severity_for(cluster.distinct_authors, self.settings.policy)

@@ -10,6 +10,10 @@ import numpy as np
 
 
 def to_epoch(moment: datetime) -> float:
+    """Seconds since the epoch; naive datetimes are UTC (SQLite hands aware columns back naive, and
+    reading them as local time would make a replay depend on the machine's time zone)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -72,3 +72,43 @@ def test_migrations_and_a_replay_on_postgresql(tmp_path: Path, analyzer, postgre
                             analyzer, tmp_path / "p.json")
     assert on_postgres == on_sqlite
     assert on_postgres["escalations"][0]["top_change"] == truth["cause"]
+
+
+def test_a_recorded_mute_stops_the_page_on_the_next_replay(tmp_path: Path, analyzer) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from triage.actions.service import record_cluster_action
+    from triage.storage.database import session_factory, transaction
+
+    write_small_scenario(tmp_path / "bank.jsonl")
+    settings = sqlite_settings(tmp_path)
+    first = replay_to(tmp_path / "bank.jsonl", settings, analyzer, tmp_path / "a.json")
+    [escalation] = first["escalations"]
+    sessions = session_factory(create_db_engine(settings.resolved_database_url))
+    with transaction(sessions) as session:
+        record_cluster_action(session, "bank", escalation["cluster_id"], "mute", "lead@example.com",
+                              datetime(2026, 11, 24, tzinfo=UTC))
+    second = replay_to(tmp_path / "bank.jsonl", settings, analyzer, tmp_path / "b.json")
+    assert second["escalations"] == []
+    muted = next(c for c in second["clusters"] if c["cluster_id"] == escalation["cluster_id"])
+    assert set(muted["posts"]) == set(escalation["posts"])  # a muted cluster keeps its posts
+
+
+def test_a_person_marking_posts_as_noise_is_respected(tmp_path: Path, analyzer) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select as sql_select
+
+    from triage.actions.service import label_post
+    from triage.storage.database import session_factory, transaction
+
+    truth = write_small_scenario(tmp_path / "bank.jsonl")
+    settings = sqlite_settings(tmp_path)
+    replay_to(tmp_path / "bank.jsonl", settings, analyzer, tmp_path / "a.json")
+    sessions = session_factory(create_db_engine(settings.resolved_database_url))
+    with transaction(sessions) as session:
+        ids = session.scalars(sql_select(PostRow.id).where(PostRow.external_id.in_(truth["incident_posts"]))).all()
+        for post_id in ids:
+            label_post(session, "bank", post_id, "not_problem", "lead@example.com", datetime(2026, 11, 24, tzinfo=UTC))
+    second = replay_to(tmp_path / "bank.jsonl", settings, analyzer, tmp_path / "b.json")
+    assert second["escalations"] == []

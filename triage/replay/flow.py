@@ -20,7 +20,9 @@ from sqlalchemy import select
 from classifier.analysis import Analyzer
 from ingest.errors import InvalidRecordError
 from ingest.sources.replay_file import ReplayFileSource
+from triage.actions.service import load_constraints
 from triage.catalog import ServiceCatalog
+from triage.constraints import ConstraintApplier, relabelled
 from triage.engine import TriageEngine
 from triage.events import TriageChange, TriagePost, to_epoch
 from triage.replay.report import build_report
@@ -184,11 +186,13 @@ def run_triage(sessions: Any, tenant: str, analyzer: Analyzer, settings: Setting
         posts = _load_posts(session, tenant, analyzer.model_version)
         changes = _load_changes(session, tenant, analyzer)
         services = load_services(session, tenant)
+        constraints = load_constraints(session, tenant)
     catalog = ServiceCatalog(
         services,
         analyzer.embed([service.matching_text for service in services]) if services else np.zeros((0, 384)),
     )
     engine = TriageEngine(settings, catalog, tenant)
+    applier = ConstraintApplier(engine, constraints)
     progress.stage("triage", len(posts))
     tick = float(settings.tick_seconds)
     next_tick: float | None = None
@@ -200,14 +204,16 @@ def run_triage(sessions: Any, tenant: str, analyzer: Analyzer, settings: Setting
         if next_tick is None:
             next_tick = (post.time // tick + 1) * tick
         while next_tick <= post.time:
+            applier.apply(next_tick)
             engine.tick(next_tick)
             next_tick += tick
-        engine.add_post(post)
+        engine.add_post(relabelled(post, constraints))
         if number % 1000 == 0:
             progress.advance(1000)
     for change in changes[change_index:]:
         engine.add_change(change)
     if next_tick is not None:
+        applier.apply(next_tick)
         engine.tick(next_tick)
     progress.advance(len(posts) % 1000)
     return engine
