@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.settings import ApiSettings
+from triage.escalation.settings import EscalationSettings
 from triage.sources_settings import SourcesSettings
 
 
@@ -23,13 +24,40 @@ class ClusteringSettings(BaseModel):
     all-MiniLM-L6-v2 embeddings."""
 
     problem_threshold: float = Field(0.5, description="Posts below this problem probability are not clustered.")
-    join_similarity: float = Field(0.55, description="Cosine to a live cluster's centroid needed to join it.")
-    birth_similarity: float = Field(0.55, description="Cosine between pending posts that counts them as saying the same thing.")
+    join_similarity: float = Field(
+        0.18, description="Mean cosine to a live cluster's recent members needed to join it. The mean over "
+        "members (not the cosine to a normalised centroid) keeps broad clusters from absorbing everything: a "
+        "centroid of diverse posts is close to all of them."
+    )
+    baseline_similarity: float = Field(
+        0.55, description="Cosine to a cluster's centroid that counts a past complaint as the same kind."
+    )
+    hot_join_similarity: float = Field(
+        0.18, description="Join threshold for a cluster that is an incident signal: its wording is confirmed."
+    )
+    recent_centroid_minutes: float = Field(
+        30.0, description="Time constant of the decayed centroid posts are matched against, so a cluster is "
+        "what people are saying now, not a day's average of everything similar."
+    )
+    burst_merge_similarity: float = Field(
+        0.45, description="Centroid cosine above which a cluster bursting beside an incident on the same service "
+        "is folded into it (one outage is described in several ways at once)."
+    )
+    birth_similarity: float = Field(0.35, description="Cosine between pending posts that counts them as saying the same thing.")
     birth_distinct_authors: int = Field(3, description="Distinct authors in the pending pool needed to form a cluster.")
-    birth_window_minutes: float = Field(90.0, description="How far back pending posts count towards a new cluster.")
+    birth_window_minutes: float = Field(30.0, description="How far back pending posts count towards a new cluster.")
+    birth_max_probability: float = Field(
+        0.01, description="Poisson tail the group's distinct authors must reach under the baseline to form a cluster."
+    )
     merge_similarity: float = Field(0.7, description="Centroid cosine above which two live clusters are one problem.")
     quiet_minutes_to_subside: float = Field(30.0, description="No new post for this long: the cluster is subsiding.")
-    quiet_minutes_to_resolve: float = Field(120.0, description="No new post for this long: the cluster is resolved.")
+    quiet_minutes_to_resolve: float = Field(
+        90.0, description="No new post for this long: an escalated cluster is resolved."
+    )
+    quiet_minutes_to_dissolve: float = Field(
+        30.0, description="No new post for this long: a cluster that never escalated is closed; its kind of "
+        "complaint stays in the baseline, and a later burst starts a fresh cluster."
+    )
 
 
 class PolicySettings(BaseModel):
@@ -41,10 +69,14 @@ class PolicySettings(BaseModel):
         1e-4, description="Poisson tail probability of the window's authors under the baseline needed to trigger."
     )
     baseline_hours: float = Field(24.0, description="History used to learn how often a kind of complaint is normal.")
-    prior_share: float = Field(
-        0.02, description="Share of all complaints assumed normal for a new kind of complaint before history exists."
+    learning_hours: float = Field(
+        3.0, description="Complaint history needed before anything can form a cluster or page: a baseline "
+        "must exist first (a live source backfills the previous day on its first start)."
     )
-    prior_weight_posts: float = Field(50.0, description="How many complaints of history the prior is worth.")
+    prior_share: float = Field(
+        0.05, description="Share of all complaints assumed normal for a new kind of complaint before history exists."
+    )
+    prior_weight_posts: float = Field(100.0, description="How many complaints of history the prior is worth.")
     severity_error_authors: int = Field(20, description="Distinct authors from which severity is 'error'.")
     severity_critical_authors: int = Field(50, description="Distinct authors from which severity is 'critical'.")
 
@@ -78,6 +110,7 @@ class Settings(BaseSettings):
     correlation: CorrelationSettings = CorrelationSettings()
     sources: SourcesSettings = SourcesSettings()
     api: ApiSettings = ApiSettings()
+    escalation: EscalationSettings = EscalationSettings()
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from triage.errors import ConfigurationError
 from triage.escalation.delivery import DeliveryWorker
@@ -39,17 +40,21 @@ _ConfigOption = Annotated[
 def _escalation_settings(settings: Settings, config: Path | None) -> EscalationSettings:
     if config is not None:
         try:
-            return EscalationSettings.model_validate(json.loads(config.read_text(encoding="utf-8")))
+            escalation = EscalationSettings.model_validate(json.loads(config.read_text(encoding="utf-8")))
+            escalation.check()
+            return escalation
         except (ValueError, ValidationError) as error:
             first = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
             raise ConfigurationError(
                 f"{config}: invalid escalation settings ({first}); fix the file"
             ) from None
     configured = getattr(settings, "escalation", None)
-    return configured if isinstance(configured, EscalationSettings) else EscalationSettings()
+    escalation = configured if isinstance(configured, EscalationSettings) else EscalationSettings()
+    escalation.check()
+    return escalation
 
 
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+def _sessions(settings: Settings) -> sessionmaker[Session]:
     engine = create_db_engine(settings.resolved_database_url)
     migrate(engine)
     return session_factory(engine)
@@ -139,6 +144,11 @@ def deliver_command(
     """Deliver due messages once (default) or until the outbox is empty."""
     settings = Settings()
     escalation = _escalation_settings(settings, escalation_config)
+    if not escalation.targets:
+        raise ConfigurationError(
+            "no escalation targets are configured, so nothing can be delivered; "
+            "pass --escalation-config FILE or configure the escalation settings"
+        )
     worker = DeliveryWorker(_sessions(settings), escalation)
     try:
         report = worker.deliver_until_empty() if until_empty else worker.deliver_once()

@@ -104,6 +104,9 @@ def target_class(kind: str) -> type[EscalationTarget]:
 
 
 def build_target(config: TargetSettings) -> EscalationTarget:
+    problems = config.problems()
+    if problems:
+        raise ConfigurationError("; ".join(problems))
     return target_class(config.kind)(config)
 
 

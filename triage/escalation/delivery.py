@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Exists, Table, bindparam, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
-from tenacity.wait import wait_base
 
 from triage.engine import UPDATE
+from triage.errors import ConfigurationError
 from triage.escalation.base import (
     DeliveryError,
     EscalationTarget,
@@ -53,13 +54,14 @@ from triage.escalation.models import (
     SUPERSEDED,
     OutboxMessageRow,
 )
+from triage.escalation.retry import BackoffWait, RateLimiter
 from triage.escalation.settings import EscalationSettings
 from triage.storage.database import transaction
 
 log = logging.getLogger(__name__)
 
-#: outcomes written per transaction
-_RECORD_EVERY = 50
+#: messages claimed (and their outcomes written) per transaction; small, so a lease covers the chunk
+_CLAIM_CHUNK = 25
 
 Clock = Callable[[], datetime]
 Sleeper = Callable[[float], None]
@@ -76,46 +78,15 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-class RateLimiter:
-    """Token buckets per (target, route): ``burst`` at once, then ``rate_per_minute``."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[tuple[str, str | None], tuple[float, datetime]] = {}
-
-    def acquire(
-        self, key: tuple[str, str | None], rate_per_minute: float, burst: int, now: datetime
-    ) -> float:
-        """Take a token and return 0, or return the seconds until one is available."""
-        tokens, seen = self._buckets.get(key, (float(burst), now))
-        per_second = rate_per_minute / 60.0
-        tokens = min(float(burst), tokens + max(0.0, (now - seen).total_seconds()) * per_second)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / per_second
-
-
-class BackoffWait(wait_base):
-    """Exponential backoff with jitter over a message's *total* attempts; Retry-After wins.
-
-    The wait for attempt n is uniform in [h/2, h] with h = min(max, initial * 2**(n-1)) ("equal
-    jitter": spread out, yet never an immediate hammering retry). A ``Retry-After`` from the
-    receiver is honoured as given, even above the maximum.
-    """
-
-    def __init__(self, settings: EscalationSettings, attempts: Callable[[], int], rng: random.Random) -> None:
-        self.settings = settings
-        self.attempts = attempts
-        self.rng = rng
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, RetryableDeliveryError) and error.retry_after is not None:
-            return error.retry_after
-        exponent = max(0, self.attempts() - 1)
-        high = min(self.settings.backoff_max_seconds, self.settings.backoff_initial_seconds * 2.0**exponent)
-        return self.rng.uniform(high / 2, high)
+def _alert_queues() -> tuple[type[OutboxMessageRow], Exists, Exists]:
+    """The outbox row, and whether an open message of the same alert is before / after it."""
+    other = aliased(OutboxMessageRow)
+    same_alert = (other.target == OutboxMessageRow.target) & (
+        other.delivery_key == OutboxMessageRow.delivery_key
+    )
+    earlier_open = exists().where(same_alert, other.status.in_(OPEN_STATUSES), other.id < OutboxMessageRow.id)
+    later_open = exists().where(same_alert, other.status.in_(OPEN_STATUSES), other.id > OutboxMessageRow.id)
+    return OutboxMessageRow, earlier_open, later_open
 
 
 class _RateLimited(Exception):
@@ -126,6 +97,8 @@ class _RateLimited(Exception):
 
 @dataclass
 class DeliveryReport:
+    """What one or more passes did; ``errors`` are the dead letters' reasons, secrets scrubbed."""
+
     delivered: int = 0
     deferred: int = 0
     dead: int = 0
@@ -172,8 +145,7 @@ class DeliveryWorker:
         rng: random.Random | None = None,
         targets: dict[str, EscalationTarget] | None = None,
     ) -> None:
-        import time
-
+        settings.check()
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
@@ -196,19 +168,20 @@ class DeliveryWorker:
 
     # -- passes -------------------------------------------------------------------------------
     def deliver_once(self) -> DeliveryReport:
-        """One pass: every alert whose next message is due gets that message delivered (or retried)."""
+        """One pass: up to ``batch_size`` due messages, claimed a few at a time so leases stay short."""
         report = DeliveryReport()
-        finished: list[tuple[_Claimed, _Outcome]] = []
-        for claimed in self._claim(report):
-            finished.append((claimed, self._deliver(claimed, report)))
-            if len(finished) >= _RECORD_EVERY:
-                self._record(finished)
-                finished = []
-        self._record(finished)
+        budget = self.settings.batch_size
+        while budget > 0:
+            claimed, superseded = self._claim(min(budget, _CLAIM_CHUNK))
+            report.superseded += superseded
+            if not claimed and not superseded:
+                break
+            budget -= len(claimed)
+            self._record([(message, self._deliver(message, report)) for message in claimed])
         return report
 
     def deliver_until_empty(self, max_passes: int = 10_000) -> DeliveryReport:
-        """Pass after pass, sleeping until the next message is due, until nothing is open."""
+        """Pass after pass, sleeping until the next message is due, until none is left to this worker."""
         report = DeliveryReport()
         for _ in range(max_passes):
             report.add(self.deliver_once())
@@ -221,61 +194,80 @@ class DeliveryWorker:
         return report
 
     def next_due(self) -> datetime | None:
-        """When the next message may be tried (None: the outbox is empty).
+        """When this worker may next try a message (None: nothing is left for it).
 
-        Only the first open message of each alert counts: the ones behind it wait for it.
+        Only an alert's first open message counts: the ones behind it wait for it. An alert whose
+        first message is leased by another worker is that worker's business (or, if it died, the
+        business of whoever runs after the lease ends), so it is not waited for.
         """
+        message, earlier_open, _ = _alert_queues()
         with transaction(self.sessions) as session:
-            rows = session.execute(
-                select(
-                    OutboxMessageRow.target, OutboxMessageRow.delivery_key, OutboxMessageRow.next_attempt_at
-                )
-                .where(OutboxMessageRow.status.in_(OPEN_STATUSES))
-                .order_by(OutboxMessageRow.id)
+            dues = session.scalars(
+                select(message.next_attempt_at).where(message.status == PENDING, ~earlier_open)
             ).all()
-        if not rows:
+        if not dues:
             return None
         now = self.clock()
-        heads: dict[tuple[str, str], datetime] = {}
-        for row in rows:
-            heads.setdefault((row.target, row.delivery_key), _aware(row.next_attempt_at) or now)
-        return min(heads.values())
+        return min((_aware(due) or now) for due in dues)
 
     # -- steps --------------------------------------------------------------------------------
-    def _claim(self, report: DeliveryReport) -> list[_Claimed]:
+    def _claim(self, limit: int) -> tuple[list[_Claimed], int]:
+        """Claim the due first message of up to ``limit`` alerts; supersede updates that have a successor.
+
+        Only an alert's first open message is ever a candidate, which keeps each alert in order
+        whatever the backlog behind it; the conditional UPDATE makes a claim safe with several workers.
+        """
         now = self.clock()
         lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+        message, earlier_open, later_open = _alert_queues()
         claimed: list[_Claimed] = []
+        superseded = 0
         with transaction(self.sessions) as session:
-            rows = session.scalars(
-                select(OutboxMessageRow)
-                .where(OutboxMessageRow.status.in_(OPEN_STATUSES))
-                .order_by(OutboxMessageRow.id)
-                .limit(self.settings.batch_size * 10)
-            ).all()
-            queues: dict[tuple[str, str], list[OutboxMessageRow]] = {}
-            for row in rows:
-                queues.setdefault((row.target, row.delivery_key), []).append(row)
-            for queue in queues.values():
-                while len(queue) > 1 and queue[0].action == UPDATE and queue[0].status == PENDING:
-                    stale = queue.pop(0)
-                    stale.status, stale.last_error = SUPERSEDED, f"superseded by outbox message {queue[0].id}"
-                    report.superseded += 1
-                head = queue[0]
-                due = _aware(head.next_attempt_at)
-                if due is not None and due > now:
-                    continue  # backing off, or leased by a live worker
-                taken = session.execute(
-                    update(OutboxMessageRow)
-                    .where(
-                        OutboxMessageRow.id == head.id,
-                        OutboxMessageRow.status == head.status,
-                        OutboxMessageRow.attempts == head.attempts,
-                    )
-                    .values(status=SENDING, next_attempt_at=lease_until)
-                    .execution_options(synchronize_session=False)
+            heads = session.execute(
+                select(message, later_open.label("has_successor"))
+                .where(
+                    message.status.in_(OPEN_STATUSES),
+                    ~earlier_open,
+                    or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now),
                 )
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                .order_by(message.id)
+                .limit(limit)
+            ).all()
+            stale = [
+                head.id
+                for head, has_successor in heads
+                if head.action == UPDATE and head.status == PENDING and has_successor
+            ]
+            fresh = {head.id: head for head, _ in heads if head.id not in stale}
+            due = or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now)
+            # conditional on "still open and due": a message another worker claimed meanwhile carries
+            # that worker's lease in next_attempt_at, so it is not taken twice
+            if stale:
+                superseded = len(
+                    session.execute(
+                        update(message)
+                        .where(message.id.in_(stale), message.status == PENDING, due)
+                        .values(
+                            status=SUPERSEDED, last_error="superseded by a later message of the same alert"
+                        )
+                        .returning(message.id)
+                        .execution_options(synchronize_session=False)
+                    ).all()
+                )
+            if fresh:
+                taken = (
+                    session.execute(
+                        update(message)
+                        .where(message.id.in_(list(fresh)), message.status.in_(OPEN_STATUSES), due)
+                        .values(status=SENDING, next_attempt_at=lease_until)
+                        .returning(message.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                    .scalars()
+                    .all()
+                )
+                for row_id in sorted(taken):
+                    head = fresh[row_id]
                     claimed.append(
                         _Claimed(
                             head.id,
@@ -286,20 +278,21 @@ class DeliveryWorker:
                             dict(head.payload),
                         )
                     )
-                if len(claimed) >= self.settings.batch_size:
-                    break
-        return claimed
+        return claimed, superseded
 
     def _deliver(self, claimed: _Claimed, report: DeliveryReport) -> _Outcome:
-        target = self.target(claimed.target)
+        try:
+            target = self.target(claimed.target)
+        except ConfigurationError as error:
+            target, problem = None, str(error)
+        else:
+            problem = (
+                f"target {claimed.target!r} is not configured; configure it and run `triage outbox retry`"
+            )
         if target is None:
             report.dead += 1
-            return _Outcome(
-                DEAD,
-                claimed.attempts,
-                error=f"target {claimed.target!r} is not configured any more; "
-                "configure it and run `triage outbox retry`",
-            )
+            report.errors.append(f"{claimed.target}: {problem}")
+            return _Outcome(DEAD, claimed.attempts, error=problem)
         message = ImpactMessage.model_validate(claimed.payload)
         config = target.config
         attempts = claimed.attempts
@@ -384,7 +377,7 @@ class DeliveryWorker:
         return _Outcome(DELIVERED, attempts, None, receipt.status_code, None)
 
     def _record(self, finished: list[tuple[_Claimed, _Outcome]]) -> None:
-        """Write outcomes, a few dozen per transaction (one commit per message would halve throughput).
+        """Write a chunk's outcomes in one transaction (one commit per message would halve throughput).
 
         A worker that dies before this leaves its messages leased; they are sent again after the
         lease, which at-least-once delivery allows.

@@ -38,7 +38,7 @@ class OutboxMessageRow(Base):
     kind: Mapped[str] = mapped_column(String(20))
     #: the engine's Signal.dedup_key (tenant:cluster)
     signal_key: Mapped[str] = mapped_column(String(150))
-    #: the key the target sees: the signal key, with ``#g<n>`` from the second generation on
+    #: the key the target sees: the signal key (plus ``#g<n>`` if that key was ever triggered again)
     delivery_key: Mapped[str] = mapped_column(String(170))
     generation: Mapped[int] = mapped_column(Integer, default=1)
     #: position of the decision among the signal's decisions

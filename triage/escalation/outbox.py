@@ -6,11 +6,15 @@ idempotent: the engine re-derives its whole decision history on every replay,
 and each decision has a stable message id, so only decisions not yet in the
 outbox are written.
 
-Generations: a signal (one cluster) is one alert at each target for as long
-as it stays open. If the engine ever triggers a signal again after resolving
-it, that is a new alert with key ``<signal key>#g2`` (``#g3``...): PagerDuty
-would otherwise fold the recurrence into the old alert's history, and a
-delayed update of the old alert could reopen it.
+Generations: a signal is one alert at each target for as long as it stays
+open; it is keyed by the engine's ``Signal.dedup_key``, never by a timestamp
+or anything random. When a cluster pages again after its alert was resolved
+(a mute ended, the problem came back), the engine gives the new signal a new
+generation of its key (``tenant:cluster:2``), so PagerDuty opens a new alert
+instead of folding the recurrence into a closed one. Should the engine ever
+trigger the *same* key again after resolving it, the outbox does the same
+itself by appending ``#g<n>``, and it drops updates and resolves of a key that
+is not open, which would reopen or duplicate an alert at the target.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -123,6 +128,7 @@ def enqueue_signal_messages(
     """
     if not settings.targets or not engine.decisions:
         return 0
+    settings.check()
     plans = plan_generations(engine.decisions)
     wanted = [
         (target, plan, message_id_for(tenant, target.name, plan))
@@ -132,16 +138,19 @@ def enqueue_signal_messages(
     existing = _existing_ids(session, [message_id for _, _, message_id in wanted])
     routes = _pinned_routes(session, tenant, [target.name for target in settings.targets])
     builder = SnapshotBuilder(engine, settings)
+    snapshots: dict[int, dict[str, Any]] = {}  # one snapshot per decision, whatever the number of targets
     written = 0
     for target, plan, message_id in wanted:
         if message_id in existing:
             continue
-        message = builder.build(
-            plan.decision, message_id=message_id, dedup_key=plan.delivery_key, generation=plan.generation
-        )
+        if id(plan) not in snapshots:
+            snapshots[id(plan)] = builder.build(
+                plan.decision, message_id="", dedup_key=plan.delivery_key, generation=plan.generation
+            ).model_dump(mode="json")
+        payload = {**snapshots[id(plan)], "message_id": message_id}
         route_key = (target.name, plan.delivery_key)
         if route_key not in routes:
-            routes[route_key] = target.route_for(message.service)
+            routes[route_key] = target.route_for(payload["service"])
         session.add(
             OutboxMessageRow(
                 message_id=message_id,
@@ -154,7 +163,7 @@ def enqueue_signal_messages(
                 sequence=plan.sequence,
                 action=plan.decision.action,
                 route=routes[route_key],
-                payload=message.model_dump(mode="json"),
+                payload=payload,
                 status=PENDING,
                 attempts=0,
                 next_attempt_at=None,

@@ -1,15 +1,20 @@
 """PagerDuty Events API v2 through the official ``pagerduty`` package.
 
-One alert per signal generation: trigger and update are both ``trigger``
-events with the same ``dedup_key`` (PagerDuty folds them into the open alert),
-resolve is a ``resolve`` event with that key. The key is always the message's
-``dedup_key`` — the engine's signal key, plus ``#g<n>`` for a recurrence after
-a resolve — never a timestamp or a random fallback, and the routing key is the
-one pinned when the alert was triggered.
+One alert per signal: trigger and update are both ``trigger`` events with the
+same ``dedup_key`` (PagerDuty folds them into the open alert), resolve is a
+``resolve`` event with that key. The key is always the message's
+``dedup_key`` — the engine's signal key, whose generation changes when a
+cluster pages again after a resolve (see ``triage.escalation.outbox``) — never
+a timestamp or a random fallback, and the routing key is the one pinned when
+the alert was triggered.
 
 Answers (developer.pagerduty.com, Events API v2): ``202`` accepted; ``400``
 invalid event — final, dead-lettered with the API's ``errors``; ``429`` too
-many events for this routing key (about 120 a minute) and ``5xx`` — retried.
+many events for this routing key (about 120 a minute over a sliding 60 s
+window; retried after ``Retry-After`` or 30 s, PagerDuty's advice) and ``5xx``
+or no answer — retried with backoff. After a resolve, PagerDuty drops further
+resolves for the key and opens a *new* alert on a trigger with it, which is why
+updates of a resolved signal are never sent (see ``triage.escalation.outbox``).
 The package retries 429, 5xx and network errors itself with ``time.sleep``;
 here those loops are switched off (``retry`` emptied, ``max_network_attempts``
 0, and a 429 raised from the ``postprocess`` hook) so that the outbox worker's
@@ -36,6 +41,8 @@ from triage.escalation.message import ImpactMessage
 from triage.escalation.settings import TargetSettings
 
 SUMMARY_LIMIT = 1024
+#: PagerDuty advises retrying a 429 "30 seconds apart" (Events API rate limits) when no Retry-After is given
+THROTTLE_WAIT_SECONDS = 30.0
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
@@ -151,6 +158,8 @@ class PagerDutyTarget(EscalationTarget):
                 )
         except _Throttled as throttled:
             retry_after = parse_retry_after(throttled.response.headers.get("Retry-After"), now)
+            if retry_after is None:
+                retry_after = THROTTLE_WAIT_SECONDS
             raise RetryableDeliveryError(
                 f"{what} answered 429: {_api_error(throttled.response)}", 429, retry_after
             ) from None

@@ -9,8 +9,11 @@ the embedded demo) nothing is enqueued and nothing leaves the machine. Secrets
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from triage.errors import ConfigurationError
 
 TargetKind = Literal["pagerduty", "webhook", "slack", "zendesk"]
 
@@ -37,6 +40,9 @@ class TargetSettings(BaseModel):
     - ``zendesk``: ``url`` (``https://acme.zendesk.com``), ``email`` and ``secret`` (an API token).
     """
 
+    #: validation errors must not echo the input: it holds the secrets
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     name: str = Field(description="Unique name; outbox rows and the CLI refer to the target by it.")
     kind: TargetKind
     url: str | None = Field(default=None, description="Endpoint or base URL (not secret).")
@@ -58,8 +64,12 @@ class TargetSettings(BaseModel):
     burst: int = Field(default=10, ge=1, description="Messages that may go at once before the rate applies.")
     timeout_seconds: float = Field(default=10.0, gt=0, description="HTTP timeout of one delivery attempt.")
 
-    @model_validator(mode="after")
-    def _needs_what_its_kind_needs(self) -> TargetSettings:
+    def problems(self) -> list[str]:
+        """What is missing or wrong for this target's kind, in words that never quote a value.
+
+        Not a pydantic validator on purpose: a validation error quotes the raw input, and that input
+        holds the secrets.
+        """
         missing: list[str] = []
         if self.kind == "pagerduty" and self.routing_key is None and not self.routing_keys:
             missing.append("routing_key")
@@ -69,9 +79,16 @@ class TargetSettings(BaseModel):
             missing.append("secret (the incoming-webhook URL)")
         if self.kind == "zendesk":
             missing += [name for name in ("url", "email", "secret") if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"escalation target {self.name!r} ({self.kind}) needs {', '.join(missing)}")
-        return self
+        found = (
+            [f"escalation target {self.name!r} ({self.kind}) needs {', '.join(missing)}"] if missing else []
+        )
+        if self.kind == "pagerduty" and self.url is not None and not self.url.startswith("https://"):
+            found.append(f"escalation target {self.name!r}: the PagerDuty url must start with https://")
+        if self.kind == "zendesk" and self.url and (urlparse(self.url).hostname or "").count(".") < 2:
+            found.append(
+                f"escalation target {self.name!r}: the Zendesk url must look like https://<subdomain>.zendesk.com"
+            )
+        return found
 
     @property
     def effective_rate_per_minute(self) -> float:
@@ -92,6 +109,8 @@ class TargetSettings(BaseModel):
 class EscalationSettings(BaseModel):
     """Escalation targets and the outbox's delivery policy."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     targets: list[TargetSettings] = Field(default_factory=list, description="Where signals are sent.")
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
@@ -111,19 +130,25 @@ class EscalationSettings(BaseModel):
         "Retry-After, late backoff) put the message back in the outbox so other targets are not held up.",
     )
     lease_seconds: float = Field(
-        default=120.0, gt=0, description="A message claimed by a worker that died is retried after this long."
+        default=300.0, gt=0, description="A message claimed by a worker that died is retried after this long."
     )
-    batch_size: int = Field(default=200, ge=1, description="Outbox rows a worker looks at per pass.")
+    batch_size: int = Field(default=200, ge=1, description="Messages a worker delivers at most per pass.")
     sample_posts: int = Field(default=5, ge=0, description="Sample posts carried by each message.")
     max_causes: int = Field(default=3, ge=0, description="Ranked likely causes carried by each message.")
 
-    @model_validator(mode="after")
-    def _target_names_are_unique(self) -> EscalationSettings:
+    def check(self) -> None:
+        """Raise ``ConfigurationError`` naming every problem of the targets (never their values)."""
         names = [target.name for target in self.targets]
         duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"escalation target names must be unique; repeated: {', '.join(duplicates)}")
-        return self
+        found = (
+            [f"escalation target names must be unique; repeated: {', '.join(duplicates)}"]
+            if duplicates
+            else []
+        )
+        for target in self.targets:
+            found += target.problems()
+        if found:
+            raise ConfigurationError("; ".join(found) + "; fix the escalation settings")
 
     def target(self, name: str) -> TargetSettings | None:
         return next((target for target in self.targets if target.name == name), None)

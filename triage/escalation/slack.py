@@ -6,8 +6,8 @@ second, Slack's limit per webhook) keep a busy incident from flooding the
 channel. Slack answers ``200 ok``; errors come as plain-text codes
 (``invalid_payload`` 400, ``action_prohibited`` 403, ``channel_not_found`` 404,
 ``channel_is_archived`` 410 — all final) or ``429`` with ``Retry-After``.
-The webhook URL is the credential, so it lives in ``secret`` and is never
-logged.
+The webhook URL is the credential, so it lives in ``secret`` and is redacted
+from httpx's request log.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ingest.sources.redaction import redact_in_logger
 from triage.escalation.base import DeliveryReceipt, EscalationTarget
 from triage.escalation.http import post, receipt_or_raise
 from triage.escalation.message import ImpactMessage
@@ -70,10 +71,13 @@ class SlackTarget(EscalationTarget):
 
     def __init__(self, config: TargetSettings, client: httpx.Client | None = None) -> None:
         super().__init__(config)
+        assert config.secret is not None  # checked by TargetSettings.problems
+        # httpx logs every request's URL at INFO, and this URL is the credential
+        redact_in_logger("httpx", config.secret.get_secret_value())
         self.client = client or httpx.Client(timeout=config.timeout_seconds, follow_redirects=False)
 
     def deliver(self, message: ImpactMessage, route: str | None, now: datetime) -> DeliveryReceipt:
-        assert self.config.secret is not None  # checked by TargetSettings
+        assert self.config.secret is not None
         body = json.dumps(slack_payload(message)).encode()
         response = post(
             self.client,

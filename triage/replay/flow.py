@@ -24,6 +24,7 @@ from triage.actions.service import load_constraints
 from triage.catalog import ServiceCatalog
 from triage.constraints import ConstraintApplier, relabelled
 from triage.engine import TriageEngine
+from triage.escalation.outbox import enqueue_signal_messages
 from triage.events import TriageChange, TriagePost, to_epoch
 from triage.replay.report import build_report
 from triage.settings import Settings
@@ -113,7 +114,9 @@ def replay_file(
     analyse_pending(sessions, tenant, analyzer, settings, progress)
     engine = run_triage(sessions, tenant, analyzer, settings, progress)
     with transaction(sessions) as session:
+        # the decisions' outgoing messages commit with the state that decided them, or not at all
         replace_triage_state(session, tenant, engine)
+        enqueue_signal_messages(session, tenant, engine, settings.escalation)
     total_posts = engine.posts_seen
     report = build_report(engine, total_posts, timer() - started)
     db_engine.dispose()

@@ -28,8 +28,9 @@ def postgres_sessions() -> Iterator[sessionmaker[Session]]:
 
     name = f"st_outbox_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True,
-                                connect_timeout=3)
+        admin = psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True, connect_timeout=3
+        )
     except psycopg.OperationalError as error:
         pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is not reachable ({error}); start it from .ci/run")
     with admin:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ingest.records import Service
 from tests.factories import START, near, triage_change, triage_post, unit_vector
 from triage.catalog import ServiceCatalog
 from triage.engine import TriageEngine
+from triage.escalation.message import ImpactMessage, SnapshotBuilder
+from triage.escalation.outbox import plan_generations
+from triage.escalation.settings import EscalationSettings
 from triage.events import TriagePost
 from triage.settings import Settings
 
@@ -22,18 +24,34 @@ THEME = unit_vector(11)
 
 def zendesk_post(number: int, minutes: float, author: str) -> TriagePost:
     post = triage_post(number, minutes, author, near(THEME, number, 0.2))
-    return TriagePost(post.post_id, str(9000 + number), "zendesk", post.author, post.time, "Card declined\n\nat the till",
-                      post.embedding, post.problem_probability, post.category, "negative")
+    return TriagePost(
+        post.post_id,
+        str(9000 + number),
+        "zendesk",
+        post.author,
+        post.time,
+        "Card declined\n\nat the till",
+        post.embedding,
+        post.problem_probability,
+        post.category,
+        "negative",
+    )
 
 
 def incident_engine(*, final_authors: int = 24, resolve: bool = True, tenant: str = "bank") -> TriageEngine:
-    """A card outage: a deploy, then complaints from more and more people, then quiet until it resolves.
+    """A card outage after five ordinary hours: a deploy, complaints from more and more people,
+    then quiet until the cluster resolves.
 
-    Decisions: trigger (at the fifth-or-so author), update when severity becomes 'error' (20 authors),
-    then resolve after the cluster has been quiet for the resolve period.
+    The ordinary hours (a complaint every five minutes about other things) give detection the
+    baseline it needs before anything may page. Decisions: trigger (at the fifth-or-so author),
+    update when severity becomes 'error' (20 authors), resolve once the cluster has been quiet.
     """
     catalog = ServiceCatalog([Service(name="cards", description="card payments")], THEME.reshape(1, -1))
     engine = TriageEngine(Settings(), catalog, tenant)
+    for number, minutes in enumerate(range(300, 600, 5), start=1000):
+        engine.tick(START.timestamp() + minutes * 60 - 1)
+        topic = unit_vector(500 + number % 6)
+        engine.add_post(triage_post(number, minutes, f"someone{number}", near(topic, number, 0.2)))
     engine.add_change(triage_change("c1", 590, "cards", embedding=THEME))
     for number in range(final_authors):
         minutes = 600 + number
@@ -46,6 +64,12 @@ def incident_engine(*, final_authors: int = 24, resolve: bool = True, tenant: st
     if resolve:
         engine.tick(START.timestamp() + (600 + final_authors + 200) * 60)
     return engine
+
+
+@functools.cache
+def incident_key() -> str:
+    """The engine's dedup key of the incident's signal (its format is the engine's business)."""
+    return incident_engine().decisions[0].dedup_key
 
 
 class FakeClock:
@@ -73,55 +97,46 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
+class FakeEventsApi:
+    """PagerDuty's Events API at the transport of ``httpx2`` (the HTTP client of ``pagerduty`` 7).
 
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class LoopbackReceiver:
-    """A real HTTP server on 127.0.0.1 answering scripted replies (then ``default``), recording requests."""
+    respx patches ``httpx`` only, and the package insists on an https base URL, so this plays the
+    role respx plays for httpx: scripted replies (then ``default``) in real JSON, every request kept.
+    """
 
     def __init__(self, default: Reply) -> None:
+        import httpx2
+
         self.default = default
-        self.script: deque[Reply] = deque()
-        self.received: list[Received] = []
-        receiver = self
+        self.script: deque[Reply | Exception] = deque()
+        self.received: list[httpx2.Request] = []
+        self.transport = httpx2.MockTransport(self._handle)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.received.append(Received(self.path, dict(self.headers), body))
-                reply = receiver.script.popleft() if receiver.script else receiver.default
-                payload = reply.body if isinstance(reply.body, bytes | str) else json.dumps(reply.body)
-                data = payload.encode() if isinstance(payload, str) else payload
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def _handle(self, request: Any) -> Any:
+        import httpx2
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
+        self.received.append(request)
+        reply = self.script.popleft() if self.script else self.default
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply.body, str):
+            return httpx2.Response(reply.status, text=reply.body, headers=reply.headers)
+        return httpx2.Response(reply.status, json=reply.body, headers=reply.headers)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(request.content) for request in self.received]
 
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
 
-    def __enter__(self) -> LoopbackReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def messages() -> list[ImpactMessage]:
+    """The incident's trigger, update and resolve as targets receive them."""
+    engine = incident_engine()
+    builder = SnapshotBuilder(engine, EscalationSettings(public_base_url="https://triage.example.com"))
+    return [
+        builder.build(
+            plan.decision,
+            message_id=f"m{plan.sequence}",
+            dedup_key=plan.delivery_key,
+            generation=plan.generation,
+        )
+        for plan in plan_generations(engine.decisions)
+    ]

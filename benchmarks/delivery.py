@@ -1,0 +1,183 @@
+"""Outbox delivery rate against a bare HTTP loop, to a fake receiver on 127.0.0.1.
+
+    python benchmarks/delivery.py [--messages 500] [--database sqlite|URL]
+
+Both sides POST the same signed JSON bodies to the same loopback receiver in
+this process. The baseline is a bare ``httpx`` POST loop; the outbox side is
+``DeliveryWorker.deliver_until_empty`` over as many pending rows (one alert
+each, so nothing is coalesced), which adds claiming, ordering, the rate
+limiter, tenacity and recording every outcome in the database. The ratio says
+what that bookkeeping costs; the receiver's own cost is in both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import delete
+
+from triage.escalation.delivery import DeliveryWorker
+from triage.escalation.message import ImpactMessage, LikelyCause, SamplePost
+from triage.escalation.models import PENDING, OutboxMessageRow
+from triage.escalation.settings import EscalationSettings, TargetSettings
+from triage.escalation.webhook import WebhookTarget, message_body
+from triage.storage.database import create_db_engine, migrate, session_factory, transaction
+
+MOMENT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes; avoid delayed-ACK stalls
+    count = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).count += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def sample_message(number: int) -> ImpactMessage:
+    return ImpactMessage(
+        message_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-{number}")),
+        action="trigger",
+        tenant="bench",
+        dedup_key=f"bench:cl-{number:05d}",
+        signal_key=f"bench:cl-{number:05d}",
+        generation=1,
+        cluster_key=f"cl-{number:05d}",
+        summary="card declined at the till",
+        severity="error",
+        service="cards",
+        distinct_authors=23,
+        posts=31,
+        onset=MOMENT,
+        first_triggered_at=MOMENT,
+        decided_at=MOMENT,
+        detail="23 distinct authors in the window where 0.40 are usual",
+        sentiment={"negative": 29, "neutral": 2},
+        samples=[
+            SamplePost(
+                source="twitter",
+                external_id=f"t{i}",
+                posted_at=MOMENT,
+                text="my card keeps getting declined at every shop today",
+            )
+            for i in range(5)
+        ],
+        likely_causes=[LikelyCause(change="c1", score=0.91, reasons=["deploy on cards 10 min before onset"])],
+        link=f"http://127.0.0.1:8000/clusters/cl-{number:05d}",
+    )
+
+
+def bare_loop(url: str, target: WebhookTarget, messages: list[ImpactMessage]) -> float:
+    """Messages per second of a plain signed POST loop (same bodies, same headers, one client)."""
+    with httpx.Client() as client:
+        started = time.perf_counter()
+        for message in messages:
+            body = message_body(message)
+            response = client.post(
+                url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Signal-Triage-Message-Id": message.message_id,
+                },
+            )
+            response.raise_for_status()
+        return len(messages) / (time.perf_counter() - started)
+
+
+def outbox_rate(database_url: str, settings: EscalationSettings, messages: list[ImpactMessage]) -> float:
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    with transaction(sessions) as session:
+        session.execute(delete(OutboxMessageRow).where(OutboxMessageRow.tenant == "bench"))
+        for sequence, message in enumerate(messages, start=1):
+            session.add(
+                OutboxMessageRow(
+                    message_id=message.message_id,
+                    tenant="bench",
+                    target="bench",
+                    kind="webhook",
+                    signal_key=message.signal_key,
+                    delivery_key=message.dedup_key,
+                    generation=1,
+                    sequence=sequence,
+                    action="trigger",
+                    payload=message.model_dump(mode="json"),
+                    status=PENDING,
+                    attempts=0,
+                    decided_at=MOMENT,
+                )
+            )
+    worker = DeliveryWorker(sessions, settings)
+    started = time.perf_counter()
+    report = worker.deliver_until_empty()
+    seconds = time.perf_counter() - started
+    worker.close()
+    with transaction(sessions) as session:
+        session.execute(delete(OutboxMessageRow).where(OutboxMessageRow.tenant == "bench"))
+    engine.dispose()
+    if report.delivered != len(messages):
+        raise SystemExit(
+            f"outbox delivered {report.delivered} of {len(messages)} messages: {report.errors[:3]}"
+        )
+    return len(messages) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument(
+        "--database", default="sqlite", help="'sqlite' (a temporary file) or a SQLAlchemy URL"
+    )
+    arguments = parser.parse_args()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    config = TargetSettings(
+        name="bench",
+        kind="webhook",
+        url=url,
+        secret=SecretStr("bench-secret"),
+        rate_per_minute=10_000_000,
+        burst=1_000_000,
+    )
+    settings = EscalationSettings(targets=[config], batch_size=200)
+    messages = [sample_message(number) for number in range(arguments.messages)]
+    with tempfile.TemporaryDirectory() as folder:
+        database = (
+            f"sqlite:///{Path(folder) / 'bench.db'}" if arguments.database == "sqlite" else arguments.database
+        )
+        bare_loop(url, WebhookTarget(config), messages[:20])  # warm up both paths
+        baseline = bare_loop(url, WebhookTarget(config), messages)
+        outbox = outbox_rate(database, settings, messages)
+    server.shutdown()
+    print(f"messages: {len(messages)}  database: {arguments.database}")
+    print(f"bare httpx POST loop : {baseline:8.1f} messages/s")
+    print(f"outbox delivery      : {outbox:8.1f} messages/s")
+    print(f"ratio outbox / bare  : {outbox / baseline:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
