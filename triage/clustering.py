@@ -14,6 +14,7 @@ on every later pass, and a merged cluster forwards to its survivor.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,13 @@ from triage.events import TriagePost
 from triage.settings import ClusteringSettings
 
 EMERGING, ACTIVE, SUBSIDING, RESOLVED = "emerging", "active", "subsiding", "resolved"
+
+#: (seed post, distinct authors saying the same) -> whether that is more than everyday chatter
+BirthTest = Callable[[TriagePost, int], bool]
+
+
+def match_vector(post: TriagePost) -> np.ndarray:
+    return post.match_vector if post.match_vector is not None else post.embedding
 
 
 @dataclass
@@ -32,6 +40,11 @@ class Cluster:
     authors: dict[str, int] = field(default_factory=dict)
     vector_sum: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float64))
     centroid: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float32))
+    recent_sum: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float64))
+    recent_centroid: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float32))
+    recent_mean: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float32))
+    recent_weight: float = 0.0
+    recent_at: float = 0.0
     state: str = EMERGING
     escalated: bool = False
     muted_until: float | None = None
@@ -50,7 +63,21 @@ class Cluster:
     def distinct_authors(self) -> int:
         return len(self.authors)
 
-    def add(self, post: TriagePost) -> None:
+    def add(self, post: TriagePost, decay_seconds: float = 1800.0) -> None:
+        if post.time >= self.recent_at:
+            fade = float(np.exp(-(post.time - self.recent_at) / decay_seconds))
+            self.recent_sum *= fade
+            self.recent_weight *= fade
+            self.recent_at = post.time
+            weight = 1.0
+        else:
+            weight = float(np.exp(-(self.recent_at - post.time) / decay_seconds))
+        self.recent_sum += match_vector(post) * weight
+        self.recent_weight += weight
+        self.recent_mean = (self.recent_sum / self.recent_weight).astype(np.float32)
+        recent_norm = float(np.linalg.norm(self.recent_sum))
+        if recent_norm:
+            self.recent_centroid = (self.recent_sum / recent_norm).astype(np.float32)
         if self.members and post.time < self.members[-1].time:
             self.members.append(post)
             self.members.sort(key=lambda member: (member.time, member.post_id))
@@ -84,30 +111,51 @@ class ClusterBook:
         self.pending: deque[TriagePost] = deque()
         self._centroids = np.zeros((0, 384), dtype=np.float32)
         self._centroids_stale = False
+        self._recent = np.zeros((0, 384), dtype=np.float32)
+        self._recent_stale = False
         self._next_number = 1
+        self._decay = settings.recent_centroid_minutes * 60
         #: mutes people set on cluster keys, applied the moment such a cluster is born
         self.preset_mutes: dict[str, float] = {}
 
     # -- placing posts -----------------------------------------------------------------------
-    def place(self, post: TriagePost) -> Cluster | None:
+    def place(self, post: TriagePost, is_burst: BirthTest | None = None) -> Cluster | None:
         """Put a problem report in a cluster (existing or newly born); None while it waits."""
-        nearest = self._nearest_live(post.embedding)
+        nearest = self._nearest_live(match_vector(post))
         if nearest is not None:
-            nearest.add(post)
-            self._centroids_stale = True
+            nearest.add(post, self._decay)
+            self._centroids_stale = self._recent_stale = True
             return nearest
         self._forget_pending_before(post.time - self.settings.birth_window_minutes * 60)
         self.pending.append(post)
-        return self._try_birth(post)
+        return self._try_birth(post, is_burst)
 
     def _nearest_live(self, embedding: np.ndarray) -> Cluster | None:
         if not self.live:
             return None
-        similarities = self.centroid_matrix() @ embedding
+        similarities = self.recent_centroid_matrix() @ embedding
         best = int(np.argmax(similarities))
-        if similarities[best] >= self.settings.join_similarity:
-            return self.live[best]
+        cluster = self.live[best]
+        needed = self.settings.hot_join_similarity if cluster.escalated else self.settings.join_similarity
+        if similarities[best] >= needed:
+            return cluster
+        # a hot cluster may not be the nearest by a hair; it still takes a post that clearly fits it
+        hot = [index for index, live in enumerate(self.live) if live.escalated]
+        if hot:
+            hot_best = max(hot, key=lambda index: (similarities[index], -index))
+            if similarities[hot_best] >= self.settings.hot_join_similarity:
+                return self.live[hot_best]
         return None
+
+    def recent_centroid_matrix(self) -> np.ndarray:
+        if self._recent_stale or len(self._recent) != len(self.live):
+            self._recent = (
+                np.stack([cluster.recent_mean for cluster in self.live])
+                if self.live
+                else np.zeros((0, 384), dtype=np.float32)
+            )
+            self._recent_stale = False
+        return self._recent
 
     def centroid_matrix(self) -> np.ndarray:
         if self._centroids_stale or len(self._centroids) != len(self.live):
@@ -123,22 +171,25 @@ class ClusterBook:
         while self.pending and self.pending[0].time < time:
             self.pending.popleft()
 
-    def _try_birth(self, seed: TriagePost) -> Cluster | None:
+    def _try_birth(self, seed: TriagePost, is_burst: BirthTest | None) -> Cluster | None:
         pool = list(self.pending)
-        vectors = np.stack([post.embedding for post in pool])
-        similarities = vectors @ seed.embedding
+        vectors = np.stack([match_vector(post) for post in pool])
+        similarities = vectors @ match_vector(seed)
         neighbours = [post for post, similarity in zip(pool, similarities, strict=True)
                       if similarity >= self.settings.birth_similarity]
-        if len({post.author for post in neighbours}) < self.settings.birth_distinct_authors:
+        authors = len({post.author for post in neighbours})
+        if authors < self.settings.birth_distinct_authors:
+            return None
+        if is_burst is not None and not is_burst(seed, authors):
             return None
         cluster = self._new_cluster(seed.time)
         for post in neighbours:
-            cluster.add(post)
+            cluster.add(post, self._decay)
         taken = {post.post_id for post in neighbours}
         # pending posts close to the new centroid belong to it too
         for post in pool:
-            if post.post_id not in taken and float(post.embedding @ cluster.centroid) >= self.settings.join_similarity:
-                cluster.add(post)
+            if post.post_id not in taken and float(match_vector(post) @ cluster.recent_mean) >= self.settings.join_similarity:
+                cluster.add(post, self._decay)
                 taken.add(post.post_id)
         self.pending = deque(post for post in self.pending if post.post_id not in taken)
         return cluster
@@ -149,7 +200,7 @@ class ClusterBook:
         self._next_number += 1
         self.clusters[cluster.key] = cluster
         self.live.append(cluster)
-        self._centroids_stale = True
+        self._centroids_stale = self._recent_stale = True
         return cluster
 
     # -- lifecycle and merges ----------------------------------------------------------------
@@ -158,9 +209,10 @@ class ClusterBook:
         resolved: list[Cluster] = []
         subside_after = self.settings.quiet_minutes_to_subside * 60
         resolve_after = self.settings.quiet_minutes_to_resolve * 60
+        dissolve_after = self.settings.quiet_minutes_to_dissolve * 60
         for cluster in self.live:
             quiet = now - cluster.last_post_at
-            if quiet >= resolve_after:
+            if quiet >= (resolve_after if cluster.escalated else dissolve_after):
                 cluster.state = RESOLVED
                 resolved.append(cluster)
             elif quiet >= subside_after:
@@ -169,25 +221,25 @@ class ClusterBook:
                 cluster.state = ACTIVE if cluster.escalated else EMERGING
         if resolved:
             self.live = [cluster for cluster in self.live if cluster.state != RESOLVED]
-            self._centroids_stale = True
+            self._centroids_stale = self._recent_stale = True
         return resolved
 
     def retire(self, cluster: Cluster) -> None:
         """Resolve a cluster now (a person said so): it leaves the live set for good."""
         cluster.state = RESOLVED
         self.live = [live for live in self.live if live is not cluster]
-        self._centroids_stale = True
+        self._centroids_stale = self._recent_stale = True
 
     def merge(self, survivor: Cluster, absorbed: Cluster) -> None:
         """Fold ``absorbed`` into ``survivor``; the absorbed key forwards there from now on."""
         for post in absorbed.members:
-            survivor.add(post)
+            survivor.add(post, self._decay)
         survivor.cannot_link |= absorbed.cannot_link
         survivor.escalated = survivor.escalated or absorbed.escalated
         absorbed.merged_into = survivor.key
         absorbed.state = RESOLVED
         self.live = [cluster for cluster in self.live if cluster is not absorbed]
-        self._centroids_stale = True
+        self._centroids_stale = self._recent_stale = True
 
     def split(self, source: Cluster, kept: list[TriagePost], moved: list[TriagePost], now: float) -> Cluster:
         """Rebuild ``source`` from ``kept`` and a new live cluster from ``moved``, kept apart for good."""
@@ -195,13 +247,25 @@ class ClusterBook:
         source.members, source.authors = [], {}
         source.vector_sum = np.zeros_like(source.vector_sum)
         for post in kept:
-            source.add(post)
+            source.add(post, self._decay)
         for post in moved:
-            part.add(post)
+            part.add(post, self._decay)
         source.cannot_link.add(part.key)
         part.cannot_link.add(source.key)
-        self._centroids_stale = True
+        self._centroids_stale = self._recent_stale = True
         return part
+
+    def recruit_pending(self, cluster: Cluster, since: float, threshold: float) -> int:
+        """Move pending posts since ``since`` that fit ``cluster`` into it; returns how many moved."""
+        taken = [post for post in self.pending
+                 if post.time >= since and float(match_vector(post) @ cluster.recent_mean) >= threshold]
+        for post in taken:
+            cluster.add(post, self._decay)
+        if taken:
+            moved = {post.post_id for post in taken}
+            self.pending = deque(post for post in self.pending if post.post_id not in moved)
+            self._centroids_stale = self._recent_stale = True
+        return len(taken)
 
     def find_merges(self) -> list[tuple[Cluster, Cluster]]:
         """Pairs of live clusters close enough to be one problem (survivor first)."""

@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from triage.clustering import Cluster
+import numpy as np
+
+from triage.clustering import Cluster, match_vector
 from triage.history import ComplaintHistory
 from triage.settings import ClusteringSettings, PolicySettings
 
@@ -37,7 +39,7 @@ class DetectionVerdict:
 
 def poisson_tail(observed: int, expected: float) -> float:
     """P(X >= observed) for X ~ Poisson(expected), computed without scipy."""
-    if observed <= 0:
+    if observed <= 0 or math.isinf(expected) or math.isnan(expected):
         return 1.0
     expected = max(expected, 1e-12)
     term = math.exp(-expected)
@@ -46,6 +48,32 @@ def poisson_tail(observed: int, expected: float) -> float:
         term *= expected / count
         below += term
     return max(0.0, 1.0 - below)
+
+
+def expected_count(
+    direction: np.ndarray,
+    similarity: float,
+    window_start: float,
+    now: float,
+    history: ComplaintHistory,
+    policy: PolicySettings,
+) -> float:
+    """How many complaints matching ``direction`` (in centred space) the window would hold on an
+    ordinary day.
+
+    The share of all complaints that match is learned from history up to an hour before the window
+    (an incident's own ramp-up must not become its baseline), shrunk towards a prior share while
+    history is thin, and applied to the complaints actually seen in the window, which carries the
+    time of day. No baseline at all before ``learning_hours`` of history: nothing is surprising yet.
+    """
+    if history.first_time is None or now - history.first_time < policy.learning_hours * 3600:
+        return math.inf
+    baseline_until = window_start - _BASELINE_GUARD_SECONDS
+    baseline_since = now - policy.baseline_hours * 3600
+    similar = history.count_matching(direction, similarity, baseline_since, baseline_until)
+    total = history.count(baseline_since, baseline_until)
+    share = (similar + policy.prior_share * policy.prior_weight_posts) / (total + policy.prior_weight_posts)
+    return share * history.count(window_start, now + 1)
 
 
 def evaluate_cluster(
@@ -59,17 +87,34 @@ def evaluate_cluster(
     window_authors = len(cluster.authors_since(window_start))
     if window_authors < policy.min_distinct_authors:
         return DetectionVerdict(window_authors, float("nan"), 1.0, False)
-    baseline_until = window_start - _BASELINE_GUARD_SECONDS
-    baseline_since = now - policy.baseline_hours * 3600
-    similar = history.count_similar(cluster.centroid, clustering.join_similarity, baseline_since, baseline_until)
-    total = history.count(baseline_since, baseline_until)
-    share = (similar + policy.prior_share * policy.prior_weight_posts) / (total + policy.prior_weight_posts)
-    complaints_in_window = history.count(window_start, now + 1)
-    expected = share * complaints_in_window
+    # a past complaint counts as "the same kind" when it is as close to the cluster as its own recent
+    # members typically are: a loose cluster then has a broad baseline, a tight one a narrow one
+    closeness = [float(match_vector(member) @ cluster.recent_mean)
+                 for member in cluster.members[-200:] if member.time >= window_start]
+    threshold = clustering.join_similarity
+    if policy.baseline_member_quantile is not None and closeness:
+        threshold = float(np.quantile(closeness, policy.baseline_member_quantile))
+    expected = expected_count(cluster.recent_mean, threshold, window_start, now, history, policy)
     probability = poisson_tail(window_authors, expected)
     return DetectionVerdict(
         window_authors, expected, probability, probability <= policy.max_false_alarm_probability
     )
+
+
+def is_emerging_burst(
+    seed_direction: np.ndarray,
+    authors: int,
+    now: float,
+    history: ComplaintHistory,
+    policy: PolicySettings,
+    clustering: ClusteringSettings,
+) -> bool:
+    """Whether pending posts that say the same thing are more than everyday chatter: the (lenient)
+    test a group passes to become a cluster at all, so everyday complaints never pile up into broad
+    clusters that would later swallow a real incident."""
+    window_start = now - clustering.birth_window_minutes * 60
+    expected = expected_count(seed_direction, clustering.birth_similarity, window_start, now, history, policy)
+    return poisson_tail(authors, expected) <= clustering.birth_max_probability
 
 
 def severity_for(distinct_authors: int, policy: PolicySettings) -> str:

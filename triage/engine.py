@@ -8,12 +8,14 @@ clusters and decisions, byte for byte.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from triage.catalog import ServiceCatalog
-from triage.clustering import ACTIVE, Cluster, ClusterBook
+from triage.clustering import ACTIVE, Cluster, ClusterBook, match_vector
 from triage.correlation import RankedChange, lead_over_alert_minutes, rank_likely_causes
-from triage.detection import DetectionVerdict, evaluate_cluster, severity_for
+from triage.detection import DetectionVerdict, evaluate_cluster, is_emerging_burst, severity_for
 from triage.events import TriagePost, TriageChange
 from triage.history import ComplaintHistory
 from triage.labels import BackgroundTerms, label_for
@@ -84,8 +86,14 @@ class TriageEngine:
             return
         self.problem_posts += 1
         self.history.add(post.time, post.embedding)
+        # centring on the stream's recent complaints removes what they all share (the domain, the ticket
+        # template), so what is left tells one kind of complaint from another
+        centred = post.embedding - self.history.mean_vector()
+        norm = float(np.linalg.norm(centred))
+        post = replace(post, match_vector=(centred / norm).astype(np.float32) if norm else post.embedding)
         self.background.add(post.text)
-        cluster = self.book.place(post)
+        cluster = self.book.place(post, lambda seed, authors: is_emerging_burst(
+            match_vector(seed), authors, seed.time, self.history, self.settings.policy, self.settings.clustering))
         if cluster is not None:
             self._consider_trigger(cluster, post.time)
 
@@ -98,9 +106,13 @@ class TriageEngine:
         for cluster in self.book.update_lifecycle(now):
             self._resolve_signal(cluster, now)
         for key in sorted(self.signal_of_cluster):
+            if key not in self.signal_of_cluster:  # folded into another incident earlier in this pass
+                continue
             signal = self.signals[self.signal_of_cluster[key]]
             if signal.state == "open":
-                self._refresh_signal(self.book.clusters[key], signal, now)
+                cluster = self.book.clusters[key]
+                self._gather_burst(cluster, signal.service, now)
+                self._refresh_signal(cluster, signal, now)
 
     # -- human decisions (constraints every later pass keeps) ----------------------------------
     def mute(self, cluster_key: str, until: float, now: float) -> None:
@@ -182,7 +194,26 @@ class TriageEngine:
         )
         self.signals[signal.dedup_key] = signal
         self.signal_of_cluster[cluster.key] = signal.dedup_key
+        self._gather_burst(cluster, service, now)
         self._decide(TRIGGER, signal, now, detail)
+
+    def _gather_burst(self, cluster: Cluster, service: str | None, now: float) -> None:
+        """Fold in what is plainly the same outage said differently: clusters bursting in the same window
+        on the same service with related wording, and pending posts that fit the incident's wording."""
+        window_start = now - self.settings.policy.window_minutes * 60
+        settings = self.settings.clustering
+        self.book.recruit_pending(cluster, window_start, settings.hot_join_similarity)
+        for other in list(self.book.live):
+            if other is cluster or other.key in cluster.cannot_link or cluster.key in other.cannot_link:
+                continue
+            if other.last_post_at < window_start or other.first_post_at < window_start - 3600:
+                continue
+            if float(other.centroid @ cluster.centroid) < settings.burst_merge_similarity:
+                continue
+            if self.catalog.match(other).service != service:
+                continue
+            self.book.merge(cluster, other)
+            self._merge_signals(cluster, other, now)
 
     def _refresh_signal(self, cluster: Cluster, signal: Signal, now: float) -> None:
         severity = severity_for(cluster.distinct_authors, self.settings.policy)

@@ -39,6 +39,8 @@ class TriagePost:
     problem_probability: float
     category: str | None
     sentiment: str
+    #: the embedding clustering compares: centred on recent complaints (set by the engine)
+    match_vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

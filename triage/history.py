@@ -23,16 +23,45 @@ class ComplaintHistory:
         self._vectors = np.empty((1024, dimensions), dtype=np.float32)
         self._start = 0
         self._end = 0
+        self._first_time: float | None = None
+        self._mean_cache: tuple[tuple[int, int], np.ndarray] | None = None
+
+    @property
+    def first_time(self) -> float | None:
+        """When the oldest complaint ever added arrived (forgetting does not move it)."""
+        return self._first_time
 
     def __len__(self) -> int:
         return self._end - self._start
 
     def add(self, time: float, embedding: np.ndarray) -> None:
+        if self._first_time is None:
+            self._first_time = time
         if self._end == len(self._times):
             self._compact_or_grow()
         self._times[self._end] = time
         self._vectors[self._end] = embedding
         self._end += 1
+
+    def count_matching(self, direction: np.ndarray, threshold: float, since: float, until: float) -> int:
+        """How many complaints, centred on the current mean, have ``centred · direction >= threshold``:
+        the same test a post passes to join a cluster whose recent mean is ``direction``."""
+        span = self._span(since, until)
+        if span.stop <= span.start:
+            return 0
+        vectors = self._vectors[span]
+        mean = self.mean_vector()
+        norms = np.sqrt(np.maximum(1.0 - 2.0 * (vectors @ mean) + float(mean @ mean), 1e-12))
+        similarities = (vectors @ direction - float(mean @ direction)) / norms
+        return int(np.count_nonzero(similarities >= threshold))
+
+    def mean_vector(self) -> np.ndarray:
+        """The mean of the complaints held: the direction every complaint of this stream shares."""
+        if self._end == self._start:
+            return np.zeros(self._vectors.shape[1], dtype=np.float32)
+        if self._mean_cache is None or self._mean_cache[0] != (self._start, self._end):
+            self._mean_cache = ((self._start, self._end), self._vectors[self._start : self._end].mean(axis=0))
+        return self._mean_cache[1]
 
     def forget_before(self, time: float) -> None:
         times = self._times[self._start : self._end]

@@ -25,7 +25,7 @@ class ClusteringSettings(BaseModel):
 
     problem_threshold: float = Field(0.5, description="Posts below this problem probability are not clustered.")
     join_similarity: float = Field(
-        0.18, description="Mean cosine to a live cluster's recent members needed to join it. The mean over "
+        0.22, description="Mean cosine to a live cluster's recent members needed to join it. The mean over "
         "members (not the cosine to a normalised centroid) keeps broad clusters from absorbing everything: a "
         "centroid of diverse posts is close to all of them."
     )
@@ -72,6 +72,10 @@ class PolicySettings(BaseModel):
     learning_hours: float = Field(
         3.0, description="Complaint history needed before anything can form a cluster or page: a baseline "
         "must exist first (a live source backfills the previous day on its first start)."
+    )
+    baseline_member_quantile: float | None = Field(
+        None, description="Past complaints at least as close to a cluster as this quantile of its recent "
+        "members count towards its baseline."
     )
     prior_share: float = Field(
         0.05, description="Share of all complaints assumed normal for a new kind of complaint before history exists."

@@ -6,18 +6,19 @@ Presentation only: reading is :mod:`classifier.post_input`, analysis is :class:`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from classifier.analysis import PostAnalysis, load_analyzer
 from classifier.artifact import ModelArtifactError
 from classifier.post_input import InputPost, PostInputError, read_posts
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 CHUNK = 1024
 
 
@@ -32,6 +33,10 @@ def result_record(post: InputPost, analysis: PostAnalysis, threshold: float) -> 
         "sentiment_scores": {label: round(score, 4) for label, score in analysis.sentiment_scores.items()},
         "language": analysis.language,
     }
+
+
+def _advance(progress: Progress, task: TaskID, offset: int) -> Callable[[int], None]:
+    return lambda done: progress.update(task, completed=offset + done)
 
 
 def analyze(
@@ -63,9 +68,7 @@ def analyze(
         for start in range(0, len(posts), CHUNK):
             chunk = posts[start : start + CHUNK]
             results = analyzer.analyze(
-                [post.text for post in chunk],
-                batch_size,
-                progress=lambda done, offset=start: progress.update(task, completed=offset + done),
+                [post.text for post in chunk], batch_size, _advance(progress, task, start)
             )
             for post, analysis in zip(chunk, results, strict=True):
                 record = result_record(post, analysis, analyzer.problem_threshold)

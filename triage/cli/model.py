@@ -11,21 +11,26 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from classifier.artifact import ModelArtifactError
 from classifier.paths import ARTIFACTS_DIR, SharedDataMissingError
 from classifier.training import TrainingOptions, train_artifact
 
 model_app = typer.Typer(help="Train and inspect the post classifier (problem report, category, sentiment).")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
+
+
+@model_app.callback()
+def model_group() -> None:
+    """Train and inspect the post classifier (keeps `train` a subcommand while it is the only one)."""
 
 
 def _progress_factory(progress: Progress) -> Callable[[str, int], Callable[[int], None]]:
     """Per-pool encoding callbacks; a bar appears only when a pool actually needs encoding."""
 
     def factory(pool: str, total: int) -> Callable[[int], None]:
-        task: list[int] = []
+        task: list[TaskID] = []
 
         def advance(done: int) -> None:
             if not task:

@@ -1,0 +1,110 @@
+"""Analysis speed: the classifier's analysis rate against bare ``SentenceTransformer.encode`` in the same run.
+
+Both sides process the same 2,000 real customer tweets (a seeded sample of ``twcs_spotifycares_inbound``).
+Baseline: ``SentenceTransformer.encode(texts, batch_size=32)`` in fp32. Candidates: the full analysis
+(text preparation, length-sorted batching, encoder, three heads, language mark) with each backend.
+A backend counts only if it keeps agreement with the fp32 reference: mean cosine >= 0.99 to the fp32
+embedding and >= 99 % identical problem and sentiment decisions. Each timing is the best of ``--repeats``
+runs, interleaved, because the machine is shared and noisy; only ratios are comparable between runs.
+
+    python benchmarks/analysis_speed.py [--repeats 3] [--batch-size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from classifier.analysis import Analyzer, load_encoder_backend  # noqa: E402
+from classifier.artifact import default_artifact_dir, load_artifact  # noqa: E402
+from classifier.encoder import load_sentence_encoder  # noqa: E402
+from classifier.paths import SharedDataMissingError, dataset_csv  # noqa: E402
+from classifier.text import prepare_text  # noqa: E402
+
+SAMPLE = 2000
+
+
+def real_tweets(seed: int) -> list[str]:
+    csv.field_size_limit(10**8)
+    with dataset_csv("twcs_spotifycares_inbound").open(newline="", encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle) if row["text"].strip()]
+    return random.Random(seed).sample(texts, SAMPLE)
+
+
+def best_time(run, repeats: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--backends", default="torch,onnx-int8")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    try:
+        texts = real_tweets(args.seed)
+    except SharedDataMissingError as error:
+        print(f"cannot run: {error}", file=sys.stderr)
+        return 2
+    artifact = load_artifact(default_artifact_dir())
+    reference_model = load_sentence_encoder().model
+    reference_model.encode(texts[:64], batch_size=32)  # warm-up: first call pays lazy initialisation
+    analyzers = {name: Analyzer(load_encoder_backend(name), artifact) for name in args.backends.split(",")}
+    for analyzer in analyzers.values():
+        analyzer.analyze(texts[:64])
+
+    timings: dict[str, list[float]] = {"bare encode": [], **{name: [] for name in analyzers}}
+    outputs: dict[str, list] = {}
+    for _ in range(args.repeats):  # interleaved so a noisy neighbour hurts every candidate alike
+        seconds, _ = best_time(lambda: reference_model.encode(texts, batch_size=32), 1)
+        timings["bare encode"].append(seconds)
+        for name, analyzer in analyzers.items():
+            seconds, outputs[name] = best_time(lambda a=analyzer: a.analyze(texts, args.batch_size), 1)
+            timings[name].append(seconds)
+
+    reference = np.asarray(
+        reference_model.encode([prepare_text(t) for t in texts], batch_size=32, normalize_embeddings=True)
+    )
+    baseline_rate = SAMPLE / min(timings["bare encode"])
+    print(f"{SAMPLE} real tweets (twcs_spotifycares_inbound, seed {args.seed}), best of {args.repeats}")
+    print(f"{'candidate':<22}{'posts/s':>9}{'ratio':>8}{'cosine':>9}{'problem =':>11}{'sentiment =':>13}  ok")
+    print(f"{'bare encode fp32 b32':<22}{baseline_rate:>9.0f}{1.0:>8.2f}")
+    fp32 = outputs.get("torch")
+    for name in analyzers:
+        rate = SAMPLE / min(timings[name])
+        results = outputs[name]
+        embeddings = np.stack([r.embedding for r in results])
+        cosine = float(np.mean(np.sum(embeddings * reference, axis=1)))
+        compare = fp32 or results
+        threshold = artifact.problem_threshold
+        problem_same = np.mean(
+            [
+                (a.problem_probability >= threshold) == (b.problem_probability >= threshold)
+                for a, b in zip(results, compare, strict=True)
+            ]
+        )
+        sentiment_same = np.mean([a.sentiment == b.sentiment for a, b in zip(results, compare, strict=True)])
+        ok = cosine >= 0.99 and problem_same >= 0.99 and sentiment_same >= 0.99
+        print(
+            f"{'analysis ' + name:<22}{rate:>9.0f}{rate / baseline_rate:>8.2f}{cosine:>9.4f}"
+            f"{100 * problem_same:>10.1f}%{100 * sentiment_same:>12.1f}%  {'yes' if ok else 'NO'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
