@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from triage.engine import TriageEngine
 from triage.events import TriageChange, TriagePost
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -41,6 +42,20 @@ def triage_change(change_id: str, minutes: float, service: str, kind: str = "dep
                         embedding if embedding is not None else unit_vector(999))
 
 
+def warm_up(engine: TriageEngine, hours: float = 5.0, per_hour: int = 30, first_number: int = 100_000) -> float:
+    """Feed ``hours`` of ordinary, varied complaints from minute 0 so the engine has a baseline
+    (nothing can page during the learning period); returns the minute the warm-up ended."""
+    number = first_number
+    for step in range(int(hours * per_hour)):
+        minute = step * 60 / per_hour
+        topic = unit_vector(10_000 + step % 40)
+        engine.add_post(triage_post(number, minute, f"regular{number}", near(topic, number, 0.3)))
+        if step % per_hour == 0:
+            engine.tick(START.timestamp() + minute * 60)
+        number += 1
+    return hours * 60
+
+
 _OUTAGE_PHRASES = [
     "my card keeps getting declined at every shop today",
     "card payment declined again, what is going on with your cards",
@@ -65,6 +80,18 @@ _CHATTER = [
 ]
 
 
+_EVERYDAY_COMPLAINTS = [
+    "my refund from last week still has not arrived",
+    "the app logged me out again and the login code came late",
+    "a transfer to my landlord has been pending since Monday",
+    "I was charged a fee I did not expect on my statement",
+    "cannot update my address in the profile screen",
+    "the savings pot shows the wrong interest this month",
+    "exchange rate on my holiday purchase looks wrong",
+    "cheque deposit has not shown up in my balance",
+]
+
+
 def write_small_scenario(path: Path, *, seed: int = 7, incident_authors: int = 14) -> dict[str, Any]:
     """A few hours at a tiny bank: chatter all along, one card outage after a deploy.
 
@@ -80,6 +107,12 @@ def write_small_scenario(path: Path, *, seed: int = 7, incident_authors: int = 1
         minutes = rng.uniform(0, 360)
         lines.append((minutes, {"type": "post", "source": "twitter", "id": f"n{number}",
                                 "author": f"u{rng.randint(1, 60)}", "text": rng.choice(_CHATTER),
+                                "created_at": stamp(minutes), "lang": "en"}))
+    for number in range(1, 61):
+        minutes = rng.uniform(0, 360)
+        lines.append((minutes, {"type": "post", "source": "zendesk" if number % 2 else "twitter",
+                                "id": f"e{number}", "author": f"regular{number}",
+                                "text": _EVERYDAY_COMPLAINTS[number % len(_EVERYDAY_COMPLAINTS)],
                                 "created_at": stamp(minutes), "lang": "en"}))
     incident_posts = []
     for number in range(1, incident_authors + 1):

@@ -34,7 +34,7 @@ def test_later_posts_join_the_nearest_live_cluster() -> None:
 
 
 def test_quiet_clusters_subside_then_resolve_and_take_no_more_posts() -> None:
-    settings = ClusteringSettings(birth_distinct_authors=2)
+    settings = ClusteringSettings(birth_distinct_authors=2, quiet_minutes_to_dissolve=90)
     book = ClusterBook(settings)
     theme = unit_vector(1)
     for number in range(3):
@@ -43,7 +43,7 @@ def test_quiet_clusters_subside_then_resolve_and_take_no_more_posts() -> None:
     start = cluster.last_post_at
     book.update_lifecycle(start + settings.quiet_minutes_to_subside * 60)
     assert cluster.state == SUBSIDING
-    assert book.update_lifecycle(start + settings.quiet_minutes_to_resolve * 60) == [cluster]
+    assert book.update_lifecycle(start + settings.quiet_minutes_to_dissolve * 60) == [cluster]
     assert cluster.state == RESOLVED and book.live == []
     again = book.place(triage_post(20, 500, "late", near(theme, 20, 0.2)))
     assert again is None  # a recurrence starts over in the pool, as a new cluster
@@ -64,3 +64,17 @@ def test_close_clusters_merge_unless_a_person_split_them() -> None:
     [(survivor, absorbed)] = book.find_merges()
     book.merge(survivor, absorbed)
     assert book.resolve_key(absorbed.key) is survivor and len(survivor.members) == 6
+
+
+def test_a_cluster_that_never_paged_dissolves_sooner_than_an_incident() -> None:
+    settings = ClusteringSettings(birth_distinct_authors=2)
+    book = ClusterBook(settings)
+    for theme_seed, escalated in ((1, False), (2, True)):
+        theme = unit_vector(theme_seed)
+        for number in range(3):
+            book.place(triage_post(theme_seed * 10 + number, number, f"a{theme_seed}{number}",
+                                   near(theme, theme_seed * 10 + number, 0.2)))
+        book.live[-1].escalated = escalated
+    quiet, incident = book.live
+    resolved = book.update_lifecycle(quiet.last_post_at + settings.quiet_minutes_to_dissolve * 60)
+    assert resolved == [quiet] and book.live == [incident]

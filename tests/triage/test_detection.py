@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from tests.factories import START, near, triage_post, unit_vector
+from tests.factories import START, near, triage_post, unit_vector, warm_up
 from triage.catalog import ServiceCatalog
 from triage.detection import poisson_tail, severity_for
 from triage.engine import TriageEngine
@@ -11,8 +11,12 @@ from triage.settings import PolicySettings, Settings
 import numpy as np
 
 
-def engine() -> TriageEngine:
-    return TriageEngine(Settings(), ServiceCatalog([], np.zeros((0, 384))))
+def engine(warm: bool = True) -> TriageEngine:
+    """An engine past its learning period (hours of ordinary complaints) unless ``warm`` is False."""
+    triage = TriageEngine(Settings(), ServiceCatalog([], np.zeros((0, 384))))
+    if warm:
+        warm_up(triage)
+    return triage
 
 
 def test_poisson_tail_matches_the_closed_form() -> None:
@@ -42,15 +46,16 @@ def test_one_author_posting_forty_times_never_triggers() -> None:
 
 def test_posts_the_classifier_calls_noise_never_trigger() -> None:
     triage = engine()
+    complaints_before = triage.problem_posts
     theme = unit_vector(3)
     for number in range(30):
         triage.add_post(triage_post(number, 600 + number, f"fan{number}", near(theme, number, 0.2), problem=0.05))
-    assert triage.signals == {} and triage.problem_posts == 0
+    assert triage.signals == {} and triage.problem_posts == complaints_before
 
 
 def test_a_complaint_that_is_always_there_does_not_trigger() -> None:
     """An everyday complaint at a steady rate is its own baseline."""
-    triage = engine()
+    triage = engine(warm=False)
     everyday = unit_vector(4)
     other = [unit_vector(100 + topic) for topic in range(6)]
     number = 0
@@ -70,3 +75,12 @@ def test_severity_rises_with_distinct_authors() -> None:
     assert severity_for(5, policy) == "warning"
     assert severity_for(policy.severity_error_authors, policy) == "error"
     assert severity_for(policy.severity_critical_authors, policy) == "critical"
+
+
+def test_nothing_pages_during_the_learning_period() -> None:
+    """With no history there is no baseline: a burst in the first hours is not yet surprising."""
+    triage = engine(warm=False)
+    theme = unit_vector(5)
+    for number in range(30):
+        triage.add_post(triage_post(number, 10 + number, f"early{number}", near(theme, number, 0.2)))
+    assert triage.signals == {}

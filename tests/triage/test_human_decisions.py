@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.factories import START, near, triage_post, unit_vector
+from tests.factories import START, near, triage_post, unit_vector, warm_up
 from triage.catalog import ServiceCatalog
 from triage.engine import RESOLVE, TriageEngine
 from triage.settings import Settings
@@ -14,7 +14,10 @@ T0 = START.timestamp()
 
 
 def engine() -> TriageEngine:
-    return TriageEngine(Settings(), ServiceCatalog([], np.zeros((0, 384))))
+    """An engine past its learning period, with hours of ordinary complaints as its baseline."""
+    triage = TriageEngine(Settings(), ServiceCatalog([], np.zeros((0, 384))))
+    warm_up(triage)
+    return triage
 
 
 def burst(triage: TriageEngine, theme: np.ndarray, first_number: int, minute: float, authors: int) -> None:

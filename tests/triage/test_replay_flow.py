@@ -30,7 +30,7 @@ def test_report_follows_the_contract_and_finds_the_outage(tmp_path: Path, analyz
     truth = write_small_scenario(tmp_path / "bank.jsonl")
     report = replay_to(tmp_path / "bank.jsonl", sqlite_settings(tmp_path), analyzer, tmp_path / "r.json")
     assert set(report) >= {"escalations", "clusters", "stats"}
-    assert report["stats"]["posts"] == 120 + len(truth["incident_posts"])
+    assert report["stats"]["posts"] == 120 + 60 + len(truth["incident_posts"])
     [escalation] = report["escalations"]
     assert set(escalation) >= {"cluster_id", "first_triggered_at", "service", "severity", "posts", "top_change",
                                "changes"}
