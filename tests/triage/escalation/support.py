@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from collections import deque
@@ -20,6 +21,8 @@ from triage.events import TriagePost
 from triage.settings import Settings
 
 THEME = unit_vector(11)
+#: a Standard Webhooks secret: whsec_ and the base64 of 32 bytes
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(bytes(range(100, 132))).decode()
 
 
 def zendesk_post(number: int, minutes: float, author: str) -> TriagePost:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from tests.triage.escalation.support import incident_engine
+from tests.triage.escalation.support import WEBHOOK_SECRET, incident_engine
 from triage.cli.outbox import outbox_app
 from triage.errors import ConfigurationError
 from triage.escalation.models import DEAD, DELIVERED, OutboxMessageRow
@@ -29,13 +29,13 @@ def prepare(tmp_path: Path) -> tuple[dict[str, str], Path, sessionmaker[Session]
     migrate(engine)
     sessions = session_factory(engine)
     settings = EscalationSettings(
-        targets=[TargetSettings(name="hook", kind="webhook", url=URL, secret=SecretStr("k3y"))]
+        targets=[TargetSettings(name="hook", kind="webhook", url=URL, secret=SecretStr(WEBHOOK_SECRET))]
     )
     with transaction(sessions) as session:
         enqueue_signal_messages(session, "bank", incident_engine(), settings)
     config = tmp_path / "escalation.json"
     config.write_text(
-        json.dumps({"targets": [{"name": "hook", "kind": "webhook", "url": URL, "secret": "k3y"}]})
+        json.dumps({"targets": [{"name": "hook", "kind": "webhook", "url": URL, "secret": WEBHOOK_SECRET}]})
     )
     return {"SIGNAL_TRIAGE_DATABASE_URL": database, "COLUMNS": "200"}, config, sessions
 

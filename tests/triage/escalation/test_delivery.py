@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.triage.escalation.support import FakeClock, incident_engine, incident_key
+from tests.triage.escalation.support import WEBHOOK_SECRET, FakeClock, incident_engine, incident_key
 from triage.escalation.base import (
     DeliveryError,
     DeliveryReceipt,
@@ -32,7 +32,7 @@ from triage.escalation.retry import RateLimiter
 from triage.escalation.settings import EscalationSettings, TargetSettings
 from triage.storage.database import transaction
 
-SECRET = "whsec-do-not-leak"
+SECRET = WEBHOOK_SECRET
 
 
 class ScriptedTarget(EscalationTarget):

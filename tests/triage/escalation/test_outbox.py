@@ -7,7 +7,7 @@ from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.triage.escalation.support import incident_engine, incident_key
+from tests.triage.escalation.support import WEBHOOK_SECRET, incident_engine, incident_key
 from triage.engine import SignalDecision
 from triage.errors import TriageError
 from triage.escalation.models import DEAD, DELIVERED, PENDING, SUPERSEDED, OutboxMessageRow
@@ -33,7 +33,7 @@ def settings() -> EscalationSettings:
                 routing_keys={"cards": SecretStr("C" * 32)},
             ),
             TargetSettings(
-                name="hook", kind="webhook", url="http://127.0.0.1:9/hook", secret=SecretStr("s3cret")
+                name="hook", kind="webhook", url="http://127.0.0.1:9/hook", secret=SecretStr(WEBHOOK_SECRET)
             ),
         ],
         public_base_url="https://triage.example.com/",
