@@ -27,7 +27,9 @@ def score(truth: Path, report: Path) -> dict[str, Any]:
     """The official scorer's figures for a report, as a dict."""
     output = subprocess.run(
         [sys.executable, str(shared_dir() / "tools" / "score_replay.py"), str(truth), str(report), "--json"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(output)
 
@@ -35,5 +37,7 @@ def score(truth: Path, report: Path) -> dict[str, Any]:
 def naive_baseline_report(scenario: Path, out: Path) -> None:
     subprocess.run(
         [sys.executable, str(shared_dir() / "tools" / "naive_baseline.py"), str(scenario), str(out)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )

@@ -32,7 +32,10 @@ COLUMNS = [
     ("false", lambda s: str(s["false_escalations"])),
     ("dup", lambda s: str(s["duplicate_escalations"])),
     ("precision", lambda s: f"{s['precision']:.2f}"),
-    ("TTD med/max min", lambda s: f"{_num(s['time_to_detect_median_min'])}/{_num(s['time_to_detect_max_min'])}"),
+    (
+        "TTD med/max min",
+        lambda s: f"{_num(s['time_to_detect_median_min'])}/{_num(s['time_to_detect_max_min'])}",
+    ),
     ("authors@trigger", lambda s: _num(s.get("authors_by_trigger_median"))),
     ("cause top1/in", lambda s: f"{_num(s['cause_top1_accuracy'])}/{_num(s['cause_in_changes_recall'])}"),
     ("B3 F1", lambda s: f"{s['bcubed']['f1']:.2f}"),
@@ -69,7 +72,9 @@ def main() -> None:
     args = parser.parse_args()
 
     scenarios_dir = require_shared() / "scenarios"
-    scenarios = sorted(path for path in scenarios_dir.glob("*.jsonl") if path.with_suffix(".truth.json").exists())
+    scenarios = sorted(
+        path for path in scenarios_dir.glob("*.jsonl") if path.with_suffix(".truth.json").exists()
+    )
     if args.only:
         scenarios = [path for path in scenarios if path.stem in set(args.only)]
     work = Path(tempfile.mkdtemp(prefix="detection-bench-"))

@@ -26,23 +26,48 @@ def unit_vector(seed: int, dimensions: int = 384) -> np.ndarray:
 
 
 def near(base: np.ndarray, seed: int, noise: float = 0.3) -> np.ndarray:
-    vector = base + noise * unit_vector(seed) 
+    vector = base + noise * unit_vector(seed)
     return (vector / np.linalg.norm(vector)).astype(np.float32)
 
 
-def triage_post(number: int, minutes: float, author: str, embedding: np.ndarray, problem: float = 0.95,
-                text: str = "the card reader says declined") -> TriagePost:
-    return TriagePost(number, f"t{number}", "twitter", author, START.timestamp() + minutes * 60, text,
-                      embedding, problem, "payments", "negative")
+def triage_post(
+    number: int,
+    minutes: float,
+    author: str,
+    embedding: np.ndarray,
+    problem: float = 0.95,
+    text: str = "the card reader says declined",
+) -> TriagePost:
+    return TriagePost(
+        number,
+        f"t{number}",
+        "twitter",
+        author,
+        START.timestamp() + minutes * 60,
+        text,
+        embedding,
+        problem,
+        "payments",
+        "negative",
+    )
 
 
-def triage_change(change_id: str, minutes: float, service: str, kind: str = "deploy",
-                  embedding: np.ndarray | None = None) -> TriageChange:
-    return TriageChange(change_id, service, kind, f"{service} change", START.timestamp() + minutes * 60,
-                        embedding if embedding is not None else unit_vector(999))
+def triage_change(
+    change_id: str, minutes: float, service: str, kind: str = "deploy", embedding: np.ndarray | None = None
+) -> TriageChange:
+    return TriageChange(
+        change_id,
+        service,
+        kind,
+        f"{service} change",
+        START.timestamp() + minutes * 60,
+        embedding if embedding is not None else unit_vector(999),
+    )
 
 
-def warm_up(engine: TriageEngine, hours: float = 5.0, per_hour: int = 30, first_number: int = 100_000) -> float:
+def warm_up(
+    engine: TriageEngine, hours: float = 5.0, per_hour: int = 30, first_number: int = 100_000
+) -> float:
     """Feed ``hours`` of ordinary, varied complaints from minute 0 so the engine has a baseline
     (nothing can page during the learning period); returns the minute the warm-up ended."""
     number = first_number
@@ -100,34 +125,107 @@ def write_small_scenario(path: Path, *, seed: int = 7, incident_authors: int = 1
     rng = random.Random(seed)
     lines: list[tuple[float, dict[str, Any]]] = []
     services = [
-        {"type": "service", "name": "cards", "description": "card payments, card declined at a shop, contactless"},
-        {"type": "service", "name": "transfers", "description": "sending money, bank transfers pending or failed"},
+        {
+            "type": "service",
+            "name": "cards",
+            "description": "card payments, card declined at a shop, contactless",
+        },
+        {
+            "type": "service",
+            "name": "transfers",
+            "description": "sending money, bank transfers pending or failed",
+        },
     ]
     for number in range(1, 121):
         minutes = rng.uniform(0, 360)
-        lines.append((minutes, {"type": "post", "source": "twitter", "id": f"n{number}",
-                                "author": f"u{rng.randint(1, 60)}", "text": rng.choice(_CHATTER),
-                                "created_at": stamp(minutes), "lang": "en"}))
+        lines.append(
+            (
+                minutes,
+                {
+                    "type": "post",
+                    "source": "twitter",
+                    "id": f"n{number}",
+                    "author": f"u{rng.randint(1, 60)}",
+                    "text": rng.choice(_CHATTER),
+                    "created_at": stamp(minutes),
+                    "lang": "en",
+                },
+            )
+        )
     for number in range(1, 61):
         minutes = rng.uniform(0, 360)
-        lines.append((minutes, {"type": "post", "source": "zendesk" if number % 2 else "twitter",
-                                "id": f"e{number}", "author": f"regular{number}",
-                                "text": _EVERYDAY_COMPLAINTS[number % len(_EVERYDAY_COMPLAINTS)],
-                                "created_at": stamp(minutes), "lang": "en"}))
+        lines.append(
+            (
+                minutes,
+                {
+                    "type": "post",
+                    "source": "zendesk" if number % 2 else "twitter",
+                    "id": f"e{number}",
+                    "author": f"regular{number}",
+                    "text": _EVERYDAY_COMPLAINTS[number % len(_EVERYDAY_COMPLAINTS)],
+                    "created_at": stamp(minutes),
+                    "lang": "en",
+                },
+            )
+        )
     incident_posts = []
     for number in range(1, incident_authors + 1):
         minutes = 240 + number * 2.5
         post_id = f"i{number}"
         incident_posts.append(post_id)
-        lines.append((minutes, {"type": "post", "source": "twitter" if number % 3 else "zendesk", "id": post_id,
-                                "author": f"victim{number}", "text": _OUTAGE_PHRASES[number % len(_OUTAGE_PHRASES)],
-                                "created_at": stamp(minutes), "lang": "en"}))
-    lines.append((225, {"type": "change", "id": "c1", "service": "cards", "kind": "deploy",
-                        "summary": "card-auth v3.1: new card authorisation retry", "created_at": stamp(225)}))
-    lines.append((236, {"type": "change", "id": "c2", "service": "transfers", "kind": "config",
-                        "summary": "transfers: raise batch size", "created_at": stamp(236)}))
-    lines.append((262, {"type": "change", "id": "c3", "service": "cards", "kind": "alert",
-                        "summary": "card authorisation error rate high", "created_at": stamp(262)}))
+        lines.append(
+            (
+                minutes,
+                {
+                    "type": "post",
+                    "source": "twitter" if number % 3 else "zendesk",
+                    "id": post_id,
+                    "author": f"victim{number}",
+                    "text": _OUTAGE_PHRASES[number % len(_OUTAGE_PHRASES)],
+                    "created_at": stamp(minutes),
+                    "lang": "en",
+                },
+            )
+        )
+    lines.append(
+        (
+            225,
+            {
+                "type": "change",
+                "id": "c1",
+                "service": "cards",
+                "kind": "deploy",
+                "summary": "card-auth v3.1: new card authorisation retry",
+                "created_at": stamp(225),
+            },
+        )
+    )
+    lines.append(
+        (
+            236,
+            {
+                "type": "change",
+                "id": "c2",
+                "service": "transfers",
+                "kind": "config",
+                "summary": "transfers: raise batch size",
+                "created_at": stamp(236),
+            },
+        )
+    )
+    lines.append(
+        (
+            262,
+            {
+                "type": "change",
+                "id": "c3",
+                "service": "cards",
+                "kind": "alert",
+                "summary": "card authorisation error rate high",
+                "created_at": stamp(262),
+            },
+        )
+    )
     lines.sort(key=lambda item: item[0])
     with path.open("w", encoding="utf-8") as handle:
         for service in services:

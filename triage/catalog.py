@@ -55,5 +55,8 @@ class ServiceCatalog:
         return ServiceMatch(
             self.services[winner].name,
             confidence,
-            {service.name: round(float(score), 4) for service, score in zip(self.services, scores, strict=True)},
+            {
+                service.name: round(float(score), 4)
+                for service, score in zip(self.services, scores, strict=True)
+            },
         )

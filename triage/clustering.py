@@ -175,8 +175,11 @@ class ClusterBook:
         pool = list(self.pending)
         vectors = np.stack([match_vector(post) for post in pool])
         similarities = vectors @ match_vector(seed)
-        neighbours = [post for post, similarity in zip(pool, similarities, strict=True)
-                      if similarity >= self.settings.birth_similarity]
+        neighbours = [
+            post
+            for post, similarity in zip(pool, similarities, strict=True)
+            if similarity >= self.settings.birth_similarity
+        ]
         authors = len({post.author for post in neighbours})
         if authors < self.settings.birth_distinct_authors:
             return None
@@ -188,7 +191,10 @@ class ClusterBook:
         taken = {post.post_id for post in neighbours}
         # pending posts close to the new centroid belong to it too
         for post in pool:
-            if post.post_id not in taken and float(match_vector(post) @ cluster.recent_mean) >= self.settings.join_similarity:
+            if (
+                post.post_id not in taken
+                and float(match_vector(post) @ cluster.recent_mean) >= self.settings.join_similarity
+            ):
                 cluster.add(post, self._decay)
                 taken.add(post.post_id)
         self.pending = deque(post for post in self.pending if post.post_id not in taken)
@@ -257,8 +263,11 @@ class ClusterBook:
 
     def recruit_pending(self, cluster: Cluster, since: float, threshold: float) -> int:
         """Move pending posts since ``since`` that fit ``cluster`` into it; returns how many moved."""
-        taken = [post for post in self.pending
-                 if post.time >= since and float(match_vector(post) @ cluster.recent_mean) >= threshold]
+        taken = [
+            post
+            for post in self.pending
+            if post.time >= since and float(match_vector(post) @ cluster.recent_mean) >= threshold
+        ]
         for post in taken:
             cluster.add(post, self._decay)
         if taken:
@@ -277,8 +286,9 @@ class ClusterBook:
         pairs: list[tuple[Cluster, Cluster]] = []
         used: set[str] = set()
         rows, cols = np.nonzero(np.triu(similarities >= self.settings.merge_similarity))
-        for row, col in sorted(zip(rows.tolist(), cols.tolist(), strict=True),
-                               key=lambda pair: -similarities[pair[0], pair[1]]):
+        for row, col in sorted(
+            zip(rows.tolist(), cols.tolist(), strict=True), key=lambda pair: -similarities[pair[0], pair[1]]
+        ):
             first, second = self.live[row], self.live[col]
             if first.key in used or second.key in used:
                 continue

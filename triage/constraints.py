@@ -22,8 +22,11 @@ def relabelled(post: TriagePost, constraints: ClusterConstraints) -> TriagePost:
     label = constraints.relabels.get(post.post_id)
     if label is None:
         return post
-    return replace(post, problem_probability=1.0 if label.is_problem else 0.0,
-                   category=label.category if label.is_problem else None)
+    return replace(
+        post,
+        problem_probability=1.0 if label.is_problem else 0.0,
+        category=label.category if label.is_problem else None,
+    )
 
 
 class ConstraintApplier:
@@ -33,9 +36,12 @@ class ConstraintApplier:
         self.engine = engine
         self.constraints = constraints
         self._done: set[tuple[str, str]] = set()
-        engine.book.preset_mutes.update({
-            key: math.inf if expiry is None else to_epoch(expiry) for key, expiry in constraints.mutes.items()
-        })
+        engine.book.preset_mutes.update(
+            {
+                key: math.inf if expiry is None else to_epoch(expiry)
+                for key, expiry in constraints.mutes.items()
+            }
+        )
 
     def _once(self, kind: str, key: str) -> bool:
         if (kind, key) in self._done:

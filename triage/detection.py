@@ -32,7 +32,8 @@ class DetectionVerdict:
 
     def explain(self) -> str:
         return (
-            f"{self.window_authors} distinct authors in the window where {self.expected_authors:.2f} are usual "
+            f"{self.window_authors} distinct authors in the window where "
+            f"{self.expected_authors:.2f} are usual "
             f"(chance {self.false_alarm_probability:.1e})"
         )
 
@@ -89,8 +90,11 @@ def evaluate_cluster(
         return DetectionVerdict(window_authors, float("nan"), 1.0, False)
     # a past complaint counts as "the same kind" when it is as close to the cluster as its own recent
     # members typically are: a loose cluster then has a broad baseline, a tight one a narrow one
-    closeness = [float(match_vector(member) @ cluster.recent_mean)
-                 for member in cluster.members[-200:] if member.time >= window_start]
+    closeness = [
+        float(match_vector(member) @ cluster.recent_mean)
+        for member in cluster.members[-200:]
+        if member.time >= window_start
+    ]
     threshold = clustering.join_similarity
     if policy.baseline_member_quantile is not None and closeness:
         threshold = float(np.quantile(closeness, policy.baseline_member_quantile))

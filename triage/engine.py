@@ -16,7 +16,7 @@ from triage.catalog import ServiceCatalog
 from triage.clustering import ACTIVE, Cluster, ClusterBook, match_vector
 from triage.correlation import RankedChange, lead_over_alert_minutes, rank_likely_causes
 from triage.detection import DetectionVerdict, evaluate_cluster, is_emerging_burst, severity_for
-from triage.events import TriagePost, TriageChange
+from triage.events import TriageChange, TriagePost
 from triage.history import ComplaintHistory
 from triage.labels import BackgroundTerms, label_for
 from triage.settings import Settings
@@ -92,8 +92,17 @@ class TriageEngine:
         norm = float(np.linalg.norm(centred))
         post = replace(post, match_vector=(centred / norm).astype(np.float32) if norm else post.embedding)
         self.background.add(post.text)
-        cluster = self.book.place(post, lambda seed, authors: is_emerging_burst(
-            match_vector(seed), authors, seed.time, self.history, self.settings.policy, self.settings.clustering))
+        cluster = self.book.place(
+            post,
+            lambda seed, authors: is_emerging_burst(
+                match_vector(seed),
+                authors,
+                seed.time,
+                self.history,
+                self.settings.policy,
+                self.settings.clustering,
+            ),
+        )
         if cluster is not None:
             self._consider_trigger(cluster, post.time)
 
@@ -153,8 +162,14 @@ class TriageEngine:
         if cluster.escalated or not cluster.members:
             return
         verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
-        self._open_signal(cluster, now, DetectionVerdict(verdict.window_authors, verdict.expected_authors,
-                                                         verdict.false_alarm_probability, True), "escalated by a person")
+        self._open_signal(
+            cluster,
+            now,
+            DetectionVerdict(
+                verdict.window_authors, verdict.expected_authors, verdict.false_alarm_probability, True
+            ),
+            "escalated by a person",
+        )
 
     def resolve_now(self, cluster_key: str, now: float) -> None:
         """A person resolves a cluster: its signal closes and the cluster takes no more posts."""
@@ -175,8 +190,10 @@ class TriageEngine:
         cluster.escalated = True
         cluster.state = ACTIVE
         window_start = now - self.settings.policy.window_minutes * 60
-        onset = next((member.time for member in cluster.members if member.time >= window_start),
-                     cluster.members[-1].time)
+        onset = next(
+            (member.time for member in cluster.members if member.time >= window_start),
+            cluster.members[-1].time,
+        )
         service = self.catalog.match(cluster).service
         generation = self.generations.get(cluster.key, 0) + 1
         self.generations[cluster.key] = generation
@@ -189,7 +206,9 @@ class TriageEngine:
             onset=onset,
             severity=severity_for(cluster.distinct_authors, self.settings.policy),
             service=service,
-            causes=rank_likely_causes(onset, service, cluster.centroid, self.changes, self.settings.correlation),
+            causes=rank_likely_causes(
+                onset, service, cluster.centroid, self.changes, self.settings.correlation
+            ),
             verdict=verdict,
         )
         self.signals[signal.dedup_key] = signal
@@ -218,12 +237,16 @@ class TriageEngine:
     def _refresh_signal(self, cluster: Cluster, signal: Signal, now: float) -> None:
         severity = severity_for(cluster.distinct_authors, self.settings.policy)
         service = self.catalog.match(cluster).service
-        causes = rank_likely_causes(signal.onset, service, cluster.centroid, self.changes, self.settings.correlation)
+        causes = rank_likely_causes(
+            signal.onset, service, cluster.centroid, self.changes, self.settings.correlation
+        )
         top_before = signal.top_change
         changed = severity != signal.severity or service != signal.service
         signal.severity, signal.service, signal.causes = severity, service, causes
         if changed or signal.top_change != top_before:
-            self._decide(UPDATE, signal, now, f"severity {severity}, service {service}, cause {signal.top_change}")
+            self._decide(
+                UPDATE, signal, now, f"severity {severity}, service {service}, cause {signal.top_change}"
+            )
 
     def _resolve_signal(self, cluster: Cluster, now: float) -> None:
         key = self.signal_of_cluster.get(cluster.key)
@@ -245,7 +268,9 @@ class TriageEngine:
             self.signal_of_cluster[survivor.key] = absorbed_key
             return
         survivor_signal = self.signals[survivor_key]
-        survivor_signal.first_triggered_at = min(survivor_signal.first_triggered_at, absorbed_signal.first_triggered_at)
+        survivor_signal.first_triggered_at = min(
+            survivor_signal.first_triggered_at, absorbed_signal.first_triggered_at
+        )
         survivor_signal.onset = min(survivor_signal.onset, absorbed_signal.onset)
         absorbed_signal.merged_into = survivor_key
         if absorbed_signal.state == "open":

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.errors import IngestError, RateLimitedError, SourceConfigError
@@ -26,6 +27,7 @@ from ingest.sources.base import RateLimitStatus, Source, SourceBatch
 from triage.sources_settings import SourcesSettings
 from triage.storage.database import transaction
 from triage.storage.intake import load_cursor, save_cursor, store_changes, store_posts, store_services
+from triage.storage.models import SourceRow
 from triage.storage.post_updates import (
     close_changes,
     delete_posts,
@@ -147,6 +149,93 @@ def _unique(posts: list[Post]) -> list[Post]:
     return list({(post.source, post.external_id): post for post in posts}.values())
 
 
+def backfill_source(
+    sessions: sessionmaker[Session],
+    tenant: str,
+    name: str,
+    source: Source,
+    since: datetime,
+    *,
+    clock: Clock,
+    on_batch: BatchListener | None = None,
+) -> PullResult:
+    """Read ``source`` again from ``since`` through the ordinary pull.
+
+    The start cursor is stored first, so a backfill cut short (a crash, a rate
+    limit) is finished by the next pull; what was stored before is recognised
+    and stored once.
+    """
+    with transaction(sessions) as session:
+        start = source.cursor_since(since, load_cursor(session, tenant, name))
+        save_cursor(session, tenant, name, source.kind, start, clock())
+    log.info("source_backfill_started source=%s since=%s", name, since.isoformat())
+    return pull_source(sessions, tenant, name, source, clock=clock, on_batch=on_batch)
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """One source as ``triage sources list`` shows it."""
+
+    name: str
+    kind: str
+    description: str
+    cursor: dict[str, Any]
+    last_error: str | None
+    updated_at: datetime | None
+
+
+def source_kind(session: Session, tenant: str, name: str) -> str:
+    """The kind of source ``name`` is: a built-in name is its own kind, an added one was recorded."""
+    if name in SOURCE_NAMES:
+        return name
+    kind = session.scalar(select(SourceRow.kind).where(SourceRow.tenant == tenant, SourceRow.name == name))
+    if kind is None:
+        raise SourceConfigError(
+            f"unknown source {name!r}: use one of {', '.join(SOURCE_NAMES)}, "
+            f"or add it with `triage sources add {name} --kind KIND`"
+        )
+    return kind
+
+
+def add_source(session: Session, tenant: str, name: str, kind: str, at: datetime) -> bool:
+    """Record source ``name`` of ``kind`` (read with that kind's settings); False when it was there already.
+
+    A name is one cursor, so the same name cannot stand for two kinds.
+    """
+    if kind not in SOURCE_NAMES:
+        raise SourceConfigError(f"unknown kind {kind!r}; kinds are {', '.join(SOURCE_NAMES)}")
+    if name in SOURCE_NAMES and name != kind:
+        raise SourceConfigError(f"{name!r} is the built-in {name} source; pick another name")
+    row = session.scalar(select(SourceRow).where(SourceRow.tenant == tenant, SourceRow.name == name))
+    if row is not None:
+        if row.kind != kind:
+            raise SourceConfigError(f"source {name!r} exists already as kind {row.kind!r}")
+        return False
+    session.add(SourceRow(tenant=tenant, name=name, kind=kind, cursor={}, updated_at=at))
+    return True
+
+
+def list_sources(session: Session, tenant: str) -> list[SourceState]:
+    """The built-in sources (pulled or not), then every added one, with where each stopped."""
+    rows = {row.name: row for row in session.scalars(select(SourceRow).where(SourceRow.tenant == tenant))}
+    names = list(SOURCE_NAMES) + sorted(name for name in rows if name not in SOURCE_NAMES)
+    states = []
+    for name in names:
+        row = rows.get(name)
+        kind = row.kind if row is not None else name
+        states.append(
+            SourceState(
+                name=name,
+                kind=kind,
+                description=SOURCE_NAMES.get(kind, "(unknown kind)"),
+                cursor=dict(row.cursor) if row is not None else {},
+                last_error=row.last_error if row is not None else None,
+                updated_at=row.updated_at if row is not None else None,
+            )
+        )
+    return states
+
+
 def pull_loop(
     sessions: sessionmaker[Session],
     tenant: str,
@@ -178,11 +267,17 @@ def pull_loop(
 
 
 def build_source(
-    name: str, settings: SourcesSettings, clock: Clock, sleeper: Callable[[float], None] | None = None
+    name: str,
+    settings: SourcesSettings,
+    clock: Clock,
+    sleeper: Callable[[float], None] | None = None,
+    *,
+    batch_lines: int = 5000,
 ) -> Source:
-    """The configured source called ``name``; a missing setting is a ``SourceConfigError`` naming it.
+    """The configured source of kind ``name``; a missing setting is a ``SourceConfigError`` naming it.
 
-    ``sleeper`` is how the filtered stream waits between reconnects (the runner's choice).
+    ``sleeper`` is how the filtered stream waits between reconnects (the runner's choice);
+    ``batch_lines`` is how many lines of a dropped file are stored per transaction.
     """
     if name in ("twitter", "twitter-stream") and settings.twitter_bearer_token is None:
         raise SourceConfigError("X needs a bearer token: set sources.twitter_bearer_token")
@@ -231,6 +326,7 @@ def build_source(
             settings.watched_folder,
             clock=clock,
             settle=timedelta(seconds=settings.watched_folder_settle_seconds),
+            batch_lines=batch_lines,
         )
     raise SourceConfigError(f"unknown source {name!r}; configured names are {', '.join(SOURCE_NAMES)}")
 

@@ -14,16 +14,21 @@ from collections.abc import Iterable, Sequence
 
 _WORD = re.compile(r"[a-z][a-z0-9'\-]{2,}")
 _STOPWORDS = frozenset(
-    """the and for that this with have has had was were are but not you your our they them their what when
-    where which who why how can cant can't could would should will just been being from into out about there
-    here than then its it's i'm i've im ive dont don't didn't doesnt doesn't isnt isn't wont won't also get got
-    still any all some one two very really now today yesterday please help thanks thank hi hello again why
-    my me we us he she his her him it is am be do did does so if or on in at to of a an as by no yes""".split()
+    """
+    the and for that this with have has had was were are but not you your our they them their what
+    when where which who why how can cant can't could would should will just been being from into
+    out about there here than then its it's i'm i've im ive dont don't didn't doesnt doesn't isnt
+    isn't wont won't also get got still any all some one two very really now today yesterday please
+    help thanks thank hi hello again why my me we us he she his her him it is am be do did does so
+    if or on in at to of a an as by no yes
+    """.split()  # noqa: SIM905
 )
 
 
 def terms(text: str) -> list[str]:
-    return [word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS and not word.startswith("http")]
+    return [
+        word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS and not word.startswith("http")
+    ]
 
 
 class BackgroundTerms:

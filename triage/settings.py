@@ -23,11 +23,14 @@ class ClusteringSettings(BaseModel):
     """How problem reports are grouped. Cosine thresholds are on normalized
     all-MiniLM-L6-v2 embeddings."""
 
-    problem_threshold: float = Field(0.5, description="Posts below this problem probability are not clustered.")
+    problem_threshold: float = Field(
+        0.5, description="Posts below this problem probability are not clustered."
+    )
     join_similarity: float = Field(
-        0.22, description="Mean cosine to a live cluster's recent members needed to join it. The mean over "
+        0.22,
+        description="Mean cosine to a live cluster's recent members needed to join it. The mean over "
         "members (not the cosine to a normalised centroid) keeps broad clusters from absorbing everything: a "
-        "centroid of diverse posts is close to all of them."
+        "centroid of diverse posts is close to all of them.",
     )
     baseline_similarity: float = Field(
         0.55, description="Cosine to a cluster's centroid that counts a past complaint as the same kind."
@@ -36,27 +39,42 @@ class ClusteringSettings(BaseModel):
         0.18, description="Join threshold for a cluster that is an incident signal: its wording is confirmed."
     )
     recent_centroid_minutes: float = Field(
-        30.0, description="Time constant of the decayed centroid posts are matched against, so a cluster is "
-        "what people are saying now, not a day's average of everything similar."
+        30.0,
+        description="Time constant of the decayed centroid posts are matched against, so a cluster is "
+        "what people are saying now, not a day's average of everything similar.",
     )
     burst_merge_similarity: float = Field(
-        0.45, description="Centroid cosine above which a cluster bursting beside an incident on the same service "
-        "is folded into it (one outage is described in several ways at once)."
+        0.45,
+        description="Centroid cosine above which a cluster bursting beside an incident on the same service "
+        "is folded into it (one outage is described in several ways at once).",
     )
-    birth_similarity: float = Field(0.35, description="Cosine between pending posts that counts them as saying the same thing.")
-    birth_distinct_authors: int = Field(3, description="Distinct authors in the pending pool needed to form a cluster.")
-    birth_window_minutes: float = Field(30.0, description="How far back pending posts count towards a new cluster.")
+    birth_similarity: float = Field(
+        0.35, description="Cosine between pending posts that counts them as saying the same thing."
+    )
+    birth_distinct_authors: int = Field(
+        3, description="Distinct authors in the pending pool needed to form a cluster."
+    )
+    birth_window_minutes: float = Field(
+        30.0, description="How far back pending posts count towards a new cluster."
+    )
     birth_max_probability: float = Field(
-        0.01, description="Poisson tail the group's distinct authors must reach under the baseline to form a cluster."
+        0.01,
+        description="Poisson tail the group's distinct authors must reach under the baseline to form "
+        "a cluster.",
     )
-    merge_similarity: float = Field(0.7, description="Centroid cosine above which two live clusters are one problem.")
-    quiet_minutes_to_subside: float = Field(30.0, description="No new post for this long: the cluster is subsiding.")
+    merge_similarity: float = Field(
+        0.7, description="Centroid cosine above which two live clusters are one problem."
+    )
+    quiet_minutes_to_subside: float = Field(
+        30.0, description="No new post for this long: the cluster is subsiding."
+    )
     quiet_minutes_to_resolve: float = Field(
         90.0, description="No new post for this long: an escalated cluster is resolved."
     )
     quiet_minutes_to_dissolve: float = Field(
-        30.0, description="No new post for this long: a cluster that never escalated is closed; its kind of "
-        "complaint stays in the baseline, and a later burst starts a fresh cluster."
+        30.0,
+        description="No new post for this long: a cluster that never escalated is closed; its kind of "
+        "complaint stays in the baseline, and a later burst starts a fresh cluster.",
     )
 
 
@@ -64,33 +82,50 @@ class PolicySettings(BaseModel):
     """When a cluster becomes an incident signal, and how severe it is."""
 
     window_minutes: float = Field(30.0, description="Distinct authors are counted over this trailing window.")
-    min_distinct_authors: int = Field(5, description="Never escalate with fewer distinct authors in the window.")
-    max_false_alarm_probability: float = Field(
-        1e-4, description="Poisson tail probability of the window's authors under the baseline needed to trigger."
+    min_distinct_authors: int = Field(
+        5, description="Never escalate with fewer distinct authors in the window."
     )
-    baseline_hours: float = Field(24.0, description="History used to learn how often a kind of complaint is normal.")
+    max_false_alarm_probability: float = Field(
+        1e-4,
+        description="Poisson tail probability of the window's authors under the baseline needed to trigger.",
+    )
+    baseline_hours: float = Field(
+        24.0, description="History used to learn how often a kind of complaint is normal."
+    )
     learning_hours: float = Field(
-        3.0, description="Complaint history needed before anything can form a cluster or page: a baseline "
-        "must exist first (a live source backfills the previous day on its first start)."
+        3.0,
+        description="Complaint history needed before anything can form a cluster or page: a baseline "
+        "must exist first (a live source backfills the previous day on its first start).",
     )
     baseline_member_quantile: float | None = Field(
-        None, description="Past complaints at least as close to a cluster as this quantile of its recent "
-        "members count towards its baseline."
+        None,
+        description="Past complaints at least as close to a cluster as this quantile of its recent "
+        "members count towards its baseline.",
     )
     prior_share: float = Field(
-        0.05, description="Share of all complaints assumed normal for a new kind of complaint before history exists."
+        0.05,
+        description="Share of all complaints assumed normal for a new kind of complaint before "
+        "history exists.",
     )
     prior_weight_posts: float = Field(100.0, description="How many complaints of history the prior is worth.")
     severity_error_authors: int = Field(20, description="Distinct authors from which severity is 'error'.")
-    severity_critical_authors: int = Field(50, description="Distinct authors from which severity is 'critical'.")
+    severity_critical_authors: int = Field(
+        50, description="Distinct authors from which severity is 'critical'."
+    )
 
 
 class CorrelationSettings(BaseModel):
     """How changes are ranked as likely causes of a cluster."""
 
-    lookback_minutes: float = Field(360.0, description="Changes older than this before onset are not candidates.")
-    lookahead_minutes: float = Field(5.0, description="Changes this soon after onset still count (clock skew).")
-    time_decay_minutes: float = Field(60.0, description="Closeness in time halves its weight every this many minutes.")
+    lookback_minutes: float = Field(
+        360.0, description="Changes older than this before onset are not candidates."
+    )
+    lookahead_minutes: float = Field(
+        5.0, description="Changes this soon after onset still count (clock skew)."
+    )
+    time_decay_minutes: float = Field(
+        60.0, description="Closeness in time halves its weight every this many minutes."
+    )
     weight_service: float = 0.5
     weight_time: float = 0.3
     weight_semantic: float = 0.2
@@ -106,7 +141,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default is SQLite at DATA_DIR/signal-triage.db."
     )
-    model_dir: Path | None = Field(None, description="Classifier artifact folder; default is the bundled one.")
+    model_dir: Path | None = Field(
+        None, description="Classifier artifact folder; default is the bundled one."
+    )
     analysis_batch_size: int = Field(128, description="Posts per encoder batch.")
     tick_seconds: int = Field(60, description="Event-time interval between clustering/detection passes.")
     clustering: ClusteringSettings = ClusteringSettings()

@@ -130,7 +130,8 @@ class ReplayFileSource(Source):
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InvalidRecordError(location, f"not valid JSON ({error.msg} at column {error.colno})") from None
+            reason = f"not valid JSON ({error.msg} at column {error.colno})"
+            raise InvalidRecordError(location, reason) from None
         return parse_replay_object(obj, location)
 
     def _csv_lines(self, handle: Any, start_line: int) -> Iterator[tuple[int, Any]]:

@@ -17,8 +17,9 @@ COMMANDS = ["replay", "demo", "analyze", "model"]
 
 def run_triage(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, SIGNAL_TRIAGE_DATA_DIR=str(cwd / "var"), HF_HUB_OFFLINE="1", COLUMNS="120")
-    return subprocess.run([sys.executable, "-m", "triage", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "triage", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_help_explains_every_command(tmp_path: Path) -> None:
@@ -38,7 +39,9 @@ def test_each_command_has_help(tmp_path: Path, command: str) -> None:
 def test_malformed_line_is_one_clear_error_and_a_nonzero_exit(tmp_path: Path) -> None:
     scenario = tmp_path / "bad.jsonl"
     scenario.write_text('{"type": "service", "name": "cards"}\n{"type": "post", "id": 3\n', encoding="utf-8")
-    result = run_triage("replay", str(scenario), "--report", str(tmp_path / "r.json"), "--quiet", cwd=tmp_path)
+    result = run_triage(
+        "replay", str(scenario), "--report", str(tmp_path / "r.json"), "--quiet", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert f"{scenario}:2: not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr

@@ -11,12 +11,32 @@ from ingest.sources.replay_file import ReplayFileSource
 
 GOOD = [
     {"type": "service", "name": "cards", "description": "card payments"},
-    {"type": "post", "source": "twitter", "id": "t1", "author": "u1", "text": "card declined",
-     "created_at": "2026-03-01T10:02:11Z", "lang": "en"},
-    {"type": "post", "source": "zendesk", "id": "z1", "author": "org1:u2", "text": "Subject\n\nbody",
-     "created_at": "2026-03-01T10:03:00Z", "meta": {"priority": "high"}},
-    {"type": "change", "id": "c1", "service": "cards", "kind": "deploy", "summary": "card-api v2",
-     "created_at": "2026-03-01T09:50:00Z"},
+    {
+        "type": "post",
+        "source": "twitter",
+        "id": "t1",
+        "author": "u1",
+        "text": "card declined",
+        "created_at": "2026-03-01T10:02:11Z",
+        "lang": "en",
+    },
+    {
+        "type": "post",
+        "source": "zendesk",
+        "id": "z1",
+        "author": "org1:u2",
+        "text": "Subject\n\nbody",
+        "created_at": "2026-03-01T10:03:00Z",
+        "meta": {"priority": "high"},
+    },
+    {
+        "type": "change",
+        "id": "c1",
+        "service": "cards",
+        "kind": "deploy",
+        "summary": "card-api v2",
+        "created_at": "2026-03-01T09:50:00Z",
+    },
 ]
 
 
@@ -26,7 +46,9 @@ def write_lines(path: Path, objects: list[object], extra: list[str] | None = Non
     return path
 
 
-def read_all(source: ReplayFileSource) -> tuple[list[Post], list[ChangeEvent], list[Service], list[InvalidRecordError]]:
+def read_all(
+    source: ReplayFileSource,
+) -> tuple[list[Post], list[ChangeEvent], list[Service], list[InvalidRecordError]]:
     posts, changes, services, skipped = [], [], [], []
     for batch in source.read({}):
         posts += batch.posts
@@ -50,10 +72,17 @@ def test_reads_every_record_kind_of_the_contract(tmp_path: Path) -> None:
     ("bad_line", "expected"),
     [
         ("{not json", "not valid JSON"),
-        (json.dumps({"type": "post", "source": "twitter", "id": "t9", "author": "u1", "text": "x"}), "created_at"),
+        (
+            json.dumps({"type": "post", "source": "twitter", "id": "t9", "author": "u1", "text": "x"}),
+            "created_at",
+        ),
         (json.dumps({"type": "tweet"}), "'type' must be"),
-        (json.dumps({"type": "change", "id": "c9", "kind": "earthquake", "created_at": "2026-03-01T10:00:00Z"}),
-         "kind"),
+        (
+            json.dumps(
+                {"type": "change", "id": "c9", "kind": "earthquake", "created_at": "2026-03-01T10:00:00Z"}
+            ),
+            "kind",
+        ),
         (json.dumps([1, 2]), "expected a JSON object"),
     ],
 )
@@ -82,9 +111,14 @@ def test_cursor_resumes_after_the_last_line_read(tmp_path: Path) -> None:
 
 def test_csv_with_a_column_map(tmp_path: Path) -> None:
     path = tmp_path / "posts.csv"
-    path.write_text("ticket,body,when,who\n17,app crashes on login,2026-03-01T10:00:00Z,ann\n", encoding="utf-8")
-    source = ReplayFileSource(path, csv_columns={"id": "ticket", "text": "body", "created_at": "when",
-                                                 "author": "who"}, csv_source="zendesk")
+    path.write_text(
+        "ticket,body,when,who\n17,app crashes on login,2026-03-01T10:00:00Z,ann\n", encoding="utf-8"
+    )
+    source = ReplayFileSource(
+        path,
+        csv_columns={"id": "ticket", "text": "body", "created_at": "when", "author": "who"},
+        csv_source="zendesk",
+    )
     posts, _, _, _ = read_all(source)
     assert posts[0].external_id == "17" and posts[0].source == "zendesk" and posts[0].author_key == "ann"
 

@@ -72,8 +72,14 @@ def test_a_cluster_that_never_paged_dissolves_sooner_than_an_incident() -> None:
     for theme_seed, escalated in ((1, False), (2, True)):
         theme = unit_vector(theme_seed)
         for number in range(3):
-            book.place(triage_post(theme_seed * 10 + number, number, f"a{theme_seed}{number}",
-                                   near(theme, theme_seed * 10 + number, 0.2)))
+            book.place(
+                triage_post(
+                    theme_seed * 10 + number,
+                    number,
+                    f"a{theme_seed}{number}",
+                    near(theme, theme_seed * 10 + number, 0.2),
+                )
+            )
         book.live[-1].escalated = escalated
     quiet, incident = book.live
     resolved = book.update_lifecycle(quiet.last_post_at + settings.quiet_minutes_to_dissolve * 60)

@@ -29,13 +29,18 @@ def test_changes_outside_the_lookback_are_not_candidates() -> None:
 
 def test_semantic_closeness_breaks_a_tie() -> None:
     complaint = unit_vector(7)
-    changes = [triage_change("c1", 580, "cards", embedding=unit_vector(8)),
-               triage_change("c2", 580, "cards", embedding=complaint)]
+    changes = [
+        triage_change("c1", 580, "cards", embedding=unit_vector(8)),
+        triage_change("c2", 580, "cards", embedding=complaint),
+    ]
     ranked = rank_likely_causes(ONSET, "cards", complaint, changes, CorrelationSettings())
     assert ranked[0].change_id == "c2"
 
 
 def test_lead_over_the_first_later_alert_on_the_same_service() -> None:
-    changes = [triage_change("a1", 620, "cards", kind="alert"), triage_change("a2", 610, "transfers", kind="alert")]
+    changes = [
+        triage_change("a1", 620, "cards", kind="alert"),
+        triage_change("a2", 610, "transfers", kind="alert"),
+    ]
     assert lead_over_alert_minutes(ONSET, "cards", changes) == 20.0
     assert lead_over_alert_minutes(ONSET, "atm", changes) is None

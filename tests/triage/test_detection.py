@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tests.factories import START, near, triage_post, unit_vector, warm_up
 from triage.catalog import ServiceCatalog
 from triage.detection import poisson_tail, severity_for
 from triage.engine import TriageEngine
 from triage.settings import PolicySettings, Settings
-
-import numpy as np
 
 
 def engine(warm: bool = True) -> TriageEngine:
@@ -49,7 +49,9 @@ def test_posts_the_classifier_calls_noise_never_trigger() -> None:
     complaints_before = triage.problem_posts
     theme = unit_vector(3)
     for number in range(30):
-        triage.add_post(triage_post(number, 600 + number, f"fan{number}", near(theme, number, 0.2), problem=0.05))
+        triage.add_post(
+            triage_post(number, 600 + number, f"fan{number}", near(theme, number, 0.2), problem=0.05)
+        )
     assert triage.signals == {} and triage.problem_posts == complaints_before
 
 

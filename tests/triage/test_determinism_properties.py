@@ -33,18 +33,23 @@ def run(posts: list, order: list[int]) -> list[tuple[str, str, float]]:  # type:
 @given(st.randoms(use_true_random=False), st.integers(min_value=6, max_value=14))
 def test_order_within_a_tick_does_not_change_what_pages(shuffler, authors: int) -> None:  # type: ignore[no-untyped-def]
     theme = unit_vector(77)
-    posts = [triage_post(number, 400 + number // 3, f"person{number}", near(theme, number, 0.2))
-             for number in range(authors)]
+    posts = [
+        triage_post(number, 400 + number // 3, f"person{number}", near(theme, number, 0.2))
+        for number in range(authors)
+    ]
     forward = run(posts, list(range(authors)))
     shuffled_order = list(range(authors))
     shuffler.shuffle(shuffled_order)
-    assert [(action, tick) for action, _, tick in run(posts, shuffled_order)] == \
-           [(action, tick) for action, _, tick in forward]
+    assert [(action, tick) for action, _, tick in run(posts, shuffled_order)] == [
+        (action, tick) for action, _, tick in forward
+    ]
     assert forward and forward[0][0] == "trigger"
 
 
 def test_the_same_input_twice_gives_the_same_decisions() -> None:
     theme = unit_vector(78)
-    posts = [triage_post(number, 400 + number // 2, f"person{number}", near(theme, number, 0.2))
-             for number in range(12)]
+    posts = [
+        triage_post(number, 400 + number // 2, f"person{number}", near(theme, number, 0.2))
+        for number in range(12)
+    ]
     assert run(posts, list(range(12))) == run(posts, list(range(12)))

@@ -23,7 +23,9 @@ def engine() -> TriageEngine:
 def burst(triage: TriageEngine, theme: np.ndarray, first_number: int, minute: float, authors: int) -> None:
     for offset in range(authors):
         number = first_number + offset
-        triage.add_post(triage_post(number, minute + offset * 0.5, f"person{number}", near(theme, number, 0.2)))
+        triage.add_post(
+            triage_post(number, minute + offset * 0.5, f"person{number}", near(theme, number, 0.2))
+        )
 
 
 def test_a_muted_cluster_resolves_its_signal_and_does_not_page_again_until_the_mute_ends() -> None:

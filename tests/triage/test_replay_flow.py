@@ -32,8 +32,15 @@ def test_report_follows_the_contract_and_finds_the_outage(tmp_path: Path, analyz
     assert set(report) >= {"escalations", "clusters", "stats"}
     assert report["stats"]["posts"] == 120 + 60 + len(truth["incident_posts"])
     [escalation] = report["escalations"]
-    assert set(escalation) >= {"cluster_id", "first_triggered_at", "service", "severity", "posts", "top_change",
-                               "changes"}
+    assert set(escalation) >= {
+        "cluster_id",
+        "first_triggered_at",
+        "service",
+        "severity",
+        "posts",
+        "top_change",
+        "changes",
+    }
     assert escalation["service"] == "cards"
     assert escalation["top_change"] == truth["cause"]
     assert truth["alert"] not in escalation["changes"]
@@ -68,8 +75,12 @@ def test_replaying_twice_stores_nothing_twice(tmp_path: Path, analyzer) -> None:
 def test_migrations_and_a_replay_on_postgresql(tmp_path: Path, analyzer, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
     truth = write_small_scenario(tmp_path / "bank.jsonl")
     on_sqlite = replay_to(tmp_path / "bank.jsonl", sqlite_settings(tmp_path), analyzer, tmp_path / "s.json")
-    on_postgres = replay_to(tmp_path / "bank.jsonl", Settings(data_dir=tmp_path, database_url=postgres_url),
-                            analyzer, tmp_path / "p.json")
+    on_postgres = replay_to(
+        tmp_path / "bank.jsonl",
+        Settings(data_dir=tmp_path, database_url=postgres_url),
+        analyzer,
+        tmp_path / "p.json",
+    )
     assert on_postgres == on_sqlite
     assert on_postgres["escalations"][0]["top_change"] == truth["cause"]
 
@@ -86,8 +97,14 @@ def test_a_recorded_mute_stops_the_page_on_the_next_replay(tmp_path: Path, analy
     [escalation] = first["escalations"]
     sessions = session_factory(create_db_engine(settings.resolved_database_url))
     with transaction(sessions) as session:
-        record_cluster_action(session, "bank", escalation["cluster_id"], "mute", "lead@example.com",
-                              datetime(2026, 11, 24, tzinfo=UTC))
+        record_cluster_action(
+            session,
+            "bank",
+            escalation["cluster_id"],
+            "mute",
+            "lead@example.com",
+            datetime(2026, 11, 24, tzinfo=UTC),
+        )
     second = replay_to(tmp_path / "bank.jsonl", settings, analyzer, tmp_path / "b.json")
     assert second["escalations"] == []
     muted = next(c for c in second["clusters"] if c["cluster_id"] == escalation["cluster_id"])
@@ -107,8 +124,17 @@ def test_a_person_marking_posts_as_noise_is_respected(tmp_path: Path, analyzer) 
     replay_to(tmp_path / "bank.jsonl", settings, analyzer, tmp_path / "a.json")
     sessions = session_factory(create_db_engine(settings.resolved_database_url))
     with transaction(sessions) as session:
-        ids = session.scalars(sql_select(PostRow.id).where(PostRow.external_id.in_(truth["incident_posts"]))).all()
+        ids = session.scalars(
+            sql_select(PostRow.id).where(PostRow.external_id.in_(truth["incident_posts"]))
+        ).all()
         for post_id in ids:
-            label_post(session, "bank", post_id, "not_problem", "lead@example.com", datetime(2026, 11, 24, tzinfo=UTC))
+            label_post(
+                session,
+                "bank",
+                post_id,
+                "not_problem",
+                "lead@example.com",
+                datetime(2026, 11, 24, tzinfo=UTC),
+            )
     second = replay_to(tmp_path / "bank.jsonl", settings, analyzer, tmp_path / "b.json")
     assert second["escalations"] == []

@@ -21,12 +21,21 @@ def _load_analyzer(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def replay(
-    scenario: Path = typer.Argument(..., help="Replay file: JSONL in the scenario contract (or a CSV of posts).",
-                                    exists=True, dir_okay=False, readable=True),
+    scenario: Path = typer.Argument(
+        ...,
+        help="Replay file: JSONL in the scenario contract (or a CSV of posts).",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+    ),
     report: Path = typer.Option(..., "--report", "-r", help="Where to write the replay report (JSON)."),
     tenant: str | None = typer.Option(None, help="Tenant to store under; default: the file's name."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report and skip malformed lines instead of stopping."),
-    no_timing: bool = typer.Option(False, "--no-timing", help="Write stats.seconds as 0, for byte-identical reports."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Report and skip malformed lines instead of stopping."
+    ),
+    no_timing: bool = typer.Option(
+        False, "--no-timing", help="Write stats.seconds as 0, for byte-identical reports."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary."),
 ) -> None:
     """Replay a scenario file through the whole pipeline and write the replay report.
@@ -39,16 +48,22 @@ def replay(
 
 
 def demo(
-    report: Path = typer.Option(Path("var/demo-report.json"), "--report", "-r", help="Where to write the report."),
-    scenario: Path = typer.Option(DEMO_SCENARIO, help="The scenario to replay (default: the bundled demo day)."),
+    report: Path = typer.Option(
+        Path("var/demo-report.json"), "--report", "-r", help="Where to write the report."
+    ),
+    scenario: Path = typer.Option(
+        DEMO_SCENARIO, help="The scenario to replay (default: the bundled demo day)."
+    ),
 ) -> None:
-    """Replay the bundled demo day (a small parcel company's day on X and Zendesk) and explain what was found."""
+    """Replay the bundled demo day (a parcel company's day on X and Zendesk) and explain what it found."""
     if not scenario.exists():
         raise typer.BadParameter(f"{scenario} not found; run from a source checkout or pass --scenario FILE")
     _run(scenario, report, None, False, False, False)
 
 
-def _run(scenario: Path, report_path: Path, tenant: str | None, skip_invalid: bool, no_timing: bool, quiet: bool) -> None:
+def _run(
+    scenario: Path, report_path: Path, tenant: str | None, skip_invalid: bool, no_timing: bool, quiet: bool
+) -> None:
     from triage.cli.progress import RichProgress
     from triage.cli.summary import print_summary
 

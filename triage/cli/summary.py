@@ -16,7 +16,9 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_summary(console: Console, result: ReplayResult, report_path: Path, *, max_clusters: int = 10) -> None:
+def print_summary(
+    console: Console, result: ReplayResult, report_path: Path, *, max_clusters: int = 10
+) -> None:
     report: dict[str, Any] = result.report
     engine = result.engine
     stats = report["stats"]
@@ -59,6 +61,9 @@ def print_summary(console: Console, result: ReplayResult, report_path: Path, *, 
             console.print(f"  {escalation['lead_over_alert_minutes']} min before monitoring alerted")
         console.print(f"  e.g. “{_short(cluster.members[0].text, 100)}”")
         for rank, cause in enumerate(escalation["causes"][:3], start=1):
-            console.print(f"  likely cause #{rank}: {cause['change']} (score {cause['score']}): " + "; ".join(cause["reasons"]))
+            console.print(
+                f"  likely cause #{rank}: {cause['change']} (score {cause['score']}): "
+                + "; ".join(cause["reasons"])
+            )
     console.print(f"\nFull report: [bold]{report_path}[/]")
     console.print(f"Database:    [bold]{result.database_url}[/] (tenant '{result.tenant}')")

@@ -123,7 +123,9 @@ def replay_file(
     return ReplayResult(report, tenant, settings.resolved_database_url, engine, skipped, posts_read)
 
 
-def analyse_pending(sessions: Any, tenant: str, analyzer: Analyzer, settings: Settings, progress: Progress) -> None:
+def analyse_pending(
+    sessions: Any, tenant: str, analyzer: Analyzer, settings: Settings, progress: Progress
+) -> None:
     """Analyse every post of ``tenant`` that this model version has not seen, in committed chunks."""
     with transaction(sessions) as session:
         pending = posts_to_analyse(session, tenant, analyzer.model_version)
@@ -145,9 +147,18 @@ def analyse_pending(sessions: Any, tenant: str, analyzer: Analyzer, settings: Se
 
 def _load_posts(session: Any, tenant: str, model_version: str) -> list[TriagePost]:
     statement = (
-        select(PostRow.id, PostRow.external_id, PostRow.source, PostRow.author_key, PostRow.created_at,
-               PostRow.text, AnalysisRow.embedding, AnalysisRow.problem_probability, AnalysisRow.category,
-               AnalysisRow.sentiment)
+        select(
+            PostRow.id,
+            PostRow.external_id,
+            PostRow.source,
+            PostRow.author_key,
+            PostRow.created_at,
+            PostRow.text,
+            AnalysisRow.embedding,
+            AnalysisRow.problem_probability,
+            AnalysisRow.category,
+            AnalysisRow.sentiment,
+        )
         .join(AnalysisRow, AnalysisRow.post_id == PostRow.id)
         .where(PostRow.tenant == tenant, AnalysisRow.model_version == model_version)
         .order_by(PostRow.created_at, PostRow.id)
@@ -172,7 +183,8 @@ def _load_posts(session: Any, tenant: str, model_version: str) -> list[TriagePos
 def _load_changes(session: Any, tenant: str, analyzer: Analyzer) -> list[TriageChange]:
     rows = list(
         session.scalars(
-            select(ChangeEventRow).where(ChangeEventRow.tenant == tenant)
+            select(ChangeEventRow)
+            .where(ChangeEventRow.tenant == tenant)
             .order_by(ChangeEventRow.started_at, ChangeEventRow.id)
         )
     )
@@ -183,7 +195,9 @@ def _load_changes(session: Any, tenant: str, analyzer: Analyzer) -> list[TriageC
     ]
 
 
-def run_triage(sessions: Any, tenant: str, analyzer: Analyzer, settings: Settings, progress: Progress) -> TriageEngine:
+def run_triage(
+    sessions: Any, tenant: str, analyzer: Analyzer, settings: Settings, progress: Progress
+) -> TriageEngine:
     """Feed every stored post and change of ``tenant`` through a fresh engine in event time."""
     with transaction(sessions) as session:
         posts = _load_posts(session, tenant, analyzer.model_version)

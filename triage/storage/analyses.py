@@ -49,7 +49,9 @@ def store_analyses(
             "problem_probability": float(analysis.problem_probability),
             "category": analysis.category,
             "sentiment": analysis.sentiment,
-            "sentiment_scores": {key: round(float(value), 6) for key, value in analysis.sentiment_scores.items()},
+            "sentiment_scores": {
+                key: round(float(value), 6) for key, value in analysis.sentiment_scores.items()
+            },
             "language": analysis.language,
             "embedding": np.asarray(analysis.embedding, dtype=np.float32).tobytes(),
         }

@@ -69,12 +69,20 @@ def store_changes(session: Session, tenant: str, changes: Sequence[ChangeEvent])
 
 def store_services(session: Session, tenant: str, services: Sequence[Service]) -> None:
     """The catalog is configuration: a service seen again replaces its description."""
-    existing = {row.name: row for row in session.scalars(select(ServiceRow).where(ServiceRow.tenant == tenant))}
+    existing = {
+        row.name: row for row in session.scalars(select(ServiceRow).where(ServiceRow.tenant == tenant))
+    }
     for service in services:
         row = existing.get(service.name)
         if row is None:
-            session.add(ServiceRow(tenant=tenant, name=service.name, description=service.description,
-                                   keywords=list(service.keywords)))
+            session.add(
+                ServiceRow(
+                    tenant=tenant,
+                    name=service.name,
+                    description=service.description,
+                    keywords=list(service.keywords),
+                )
+            )
         else:
             row.description, row.keywords = service.description, list(service.keywords)
 

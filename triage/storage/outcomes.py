@@ -69,7 +69,9 @@ def replace_triage_state(session: Session, tenant: str, engine: TriageEngine) ->
                     "merged_into": signal.merged_into,
                     "lead_over_alert_minutes": signal.lead_over_alert_minutes,
                     "detection": signal.verdict.explain(),
-                    "history": [[from_epoch(at).isoformat(), action, detail] for at, action, detail in signal.history],
+                    "history": [
+                        [from_epoch(at).isoformat(), action, detail] for at, action, detail in signal.history
+                    ],
                 },
             )
         )
