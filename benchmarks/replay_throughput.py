@@ -65,7 +65,6 @@ def main() -> None:
     started = time.perf_counter()
     result = replay_file(scenario, settings, analyzer)
     pipeline_seconds = time.perf_counter() - started
-    triage_seconds = result.engine_seconds if hasattr(result, "engine_seconds") else None
 
     encoder = load_sentence_encoder()
     encoder.encode(["warm up"] * 64, batch_size=32)
@@ -81,8 +80,8 @@ def main() -> None:
     print(f"bare encode (fp32)  {encode_rate:8.1f} posts/s  ({encode_seconds:.1f} s)")
     print(f"ratio               {pipeline_rate / encode_rate:8.2f}x  (goal >= 0.8x)")
     print(f"peak memory         {peak_mib:8.0f} MiB")
-    if triage_seconds is not None:
-        print(f"triage stage        {triage_seconds:.1f} s")
+    for stage, seconds in result.stage_seconds.items():
+        print(f"  {stage:<17} {seconds:8.1f} s  ({posts / max(seconds, 1e-9):9.0f} posts/s)")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ class ReplayResult:
     engine: TriageEngine
     skipped: list[InvalidRecordError] = field(default_factory=list)
     posts_read: int = 0
+    #: seconds per stage (read and store, analyse, triage, persist), by the replay's timer
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def tenant_for(path: Path) -> str:
@@ -110,17 +112,23 @@ def replay_file(
         progress.advance(len(batch.posts) + len(batch.changes))
     with transaction(sessions) as session:
         save_cursor(session, tenant, source_name, source.kind, {"line": 0, "complete": True}, None)
+    stages = {"read and store": timer() - started}
 
+    mark = timer()
     analyse_pending(sessions, tenant, analyzer, settings, progress)
+    stages["analyse"] = timer() - mark
+    mark = timer()
     engine = run_triage(sessions, tenant, analyzer, settings, progress)
+    stages["triage"] = timer() - mark
+    mark = timer()
     with transaction(sessions) as session:
         # the decisions' outgoing messages commit with the state that decided them, or not at all
         replace_triage_state(session, tenant, engine)
         enqueue_signal_messages(session, tenant, engine, settings.escalation)
-    total_posts = engine.posts_seen
-    report = build_report(engine, total_posts, timer() - started)
+    stages["persist"] = timer() - mark
+    report = build_report(engine, engine.posts_seen, timer() - started)
     db_engine.dispose()
-    return ReplayResult(report, tenant, settings.resolved_database_url, engine, skipped, posts_read)
+    return ReplayResult(report, tenant, settings.resolved_database_url, engine, skipped, posts_read, stages)
 
 
 def analyse_pending(
