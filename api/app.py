@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.problems import register_problem_handlers
+from api.security import SecurityHeadersMiddleware
 from triage.settings import Settings
 from triage.storage.database import create_db_engine, migrate, session_factory
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     register_problem_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in ROUTERS:
         try:

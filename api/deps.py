@@ -14,8 +14,9 @@ from fastapi import Depends, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.keys.service import any_api_keys, find_api_key, looks_stored
 from api.problems import Problem
-from api.settings import ROLE_RANK, ApiSettings
+from triage.access.settings import ADMITTED_ROLES, ApiSettings
 from triage.settings import Settings
 from triage.storage.models import PostRow
 
@@ -55,7 +56,7 @@ class Principal:
     role: str
 
     def can(self, role: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+        return self.role in ADMITTED_ROLES[role]
 
 
 OPEN_MODE_PRINCIPAL = Principal("local", "admin")
@@ -71,14 +72,45 @@ def _presented_key(request: Request) -> str | None:
     return request.cookies.get(KEY_COOKIE)
 
 
+def _stored_keys_exist(request: Request) -> bool:
+    """Whether ``triage keys create`` ever stored a key. Once true it stays true (rows are never
+    deleted), so only the answer ``False`` is asked again, and only in open mode."""
+    if getattr(request.app.state, "stored_keys_exist", False):
+        return True
+    with request.app.state.sessions() as session:
+        exists = any_api_keys(session)
+    if exists:
+        request.app.state.stored_keys_exist = True
+    return exists
+
+
+def is_open_mode(request: Request, api: ApiSettings) -> bool:
+    """Local open mode: no key configured in the settings and none ever stored."""
+    return api.open_mode and not _stored_keys_exist(request)
+
+
+def identify(request: Request, api: ApiSettings, presented: str) -> Principal | None:
+    """The caller a key belongs to: a configured key, else a stored one; ``None`` if unknown."""
+    for entry in api.keys:
+        if secrets.compare_digest(presented.encode(), entry.key.get_secret_value().encode()):
+            return Principal(entry.name, entry.role)
+    if looks_stored(presented):
+        with request.app.state.sessions() as session:
+            stored = find_api_key(session, presented)
+        if stored is not None:
+            return Principal(stored.name, stored.role)
+    return None
+
+
 def current_principal(request: Request, api: Annotated[ApiSettings, Depends(get_api_settings)]) -> Principal:
-    if api.open_mode:
+    """Stored keys are looked up with a short session of their own, not the request's: a
+    server-sent event stream authenticates too and must not hold a session while it runs."""
+    if is_open_mode(request, api):
         return OPEN_MODE_PRINCIPAL
     presented = _presented_key(request)
-    if presented:
-        for entry in api.keys:
-            if secrets.compare_digest(presented.encode(), entry.key.get_secret_value().encode()):
-                return Principal(entry.name, entry.role)
+    principal = identify(request, api, presented) if presented else None
+    if principal is not None:
+        return principal
     raise Problem(
         401,
         "unauthorized",
@@ -88,14 +120,15 @@ def current_principal(request: Request, api: Annotated[ApiSettings, Depends(get_
 
 
 def require(role: str) -> Callable[..., Principal]:
-    """A dependency that admits callers with ``role`` or a higher one."""
+    """A dependency that admits callers whose role ``role`` admits (see ``ADMITTED_ROLES``)."""
+    admitted = ", ".join(sorted(ADMITTED_ROLES[role]))
 
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.can(role):
             raise Problem(
                 403,
                 "forbidden",
-                f"this needs the {role!r} role; the key of {principal.name!r} is "
+                f"this needs the {role!r} role ({admitted}); the key of {principal.name!r} is "
                 f"{principal.role!r}. Ask an admin for a {role} key.",
             )
         return principal

@@ -16,17 +16,18 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from api.deps import (
+    OPEN_MODE_PRINCIPAL,
     TENANT_COOKIE,
     Principal,
-    current_principal,
     get_api_settings,
     get_session,
     get_tenant,
     known_tenants,
+    require,
 )
 from api.problems import Problem
-from api.settings import ApiSettings
 from api.templating import render
+from triage.access.settings import ApiSettings
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Page:
             "tenant": self.tenant,
             "tenants": known_tenants(self.request, self.session),
             "principal": self.principal,
-            "open_mode": self.api.open_mode,
+            "open_mode": self.principal is OPEN_MODE_PRINCIPAL,
             "nav": nav,
         }
         response = render(self.request, name, {**base, **context}, status_code)
@@ -71,7 +72,8 @@ def get_page(
     request: Request,
     session: Annotated[Session, Depends(get_session)],
     tenant: Annotated[str, Depends(get_tenant)],
-    principal: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Depends(require("viewer"))],
     api: Annotated[ApiSettings, Depends(get_api_settings)],
 ) -> Page:
+    """Every page reads, so every page needs a key that may read (an ``ingest`` key may not)."""
     return Page(request, session, tenant, principal, api)

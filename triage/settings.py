@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.settings import ApiSettings
+from triage.access.settings import ApiSettings
 from triage.escalation.settings import EscalationSettings
 from triage.sources_settings import SourcesSettings
 

@@ -2,8 +2,9 @@
 
 Errors are RFC 9457 problem details (``application/problem+json``): a body that
 is too large is 413, malformed JSON 400, and invalid posts 422 with one entry
-per problem, each with a JSON pointer into the request. Pushing posts is a
-write, so it needs an API key with the ``lead`` role (open in local mode).
+per problem, each with a JSON pointer into the request. Pushing posts needs an
+API key with the ``ingest`` role (or ``admin``; open in local mode): a bridge
+that pushes posts gets a key that can do nothing else.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
         413: {"description": "Body too large"},
         422: {"description": "Invalid posts; nothing was stored"},
     },
-    dependencies=[Depends(require("lead"))],
+    dependencies=[Depends(require("ingest"))],
 )
 async def post_posts(request: Request) -> Response:
     config = sources_settings(request.app.state.settings)

@@ -17,9 +17,9 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import TENANT_COOKIE, Principal, current_principal, get_api_settings, known_tenants
+from api.deps import TENANT_COOKIE, Principal, get_api_settings, known_tenants, require
 from api.queries.clusters import board_fingerprint
-from api.settings import ApiSettings
+from triage.access.settings import ApiSettings
 
 router = APIRouter(tags=["live"])
 _HEARTBEAT_SECONDS = 15.0
@@ -64,7 +64,7 @@ async def board_events(
 @router.get("/events/board", response_class=StreamingResponse)
 async def board_stream(
     request: Request,
-    _: Annotated[Principal, Depends(current_principal)],
+    _: Annotated[Principal, Depends(require("viewer"))],
     api: Annotated[ApiSettings, Depends(get_api_settings)],
     max_events: Annotated[
         int | None, Query(ge=1, description="Close after this many events (for scripts and tests).")

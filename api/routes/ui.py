@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
-from api.deps import KEY_COOKIE, get_api_settings, wall_clock
+from api.deps import KEY_COOKIE, get_api_settings, identify, is_open_mode, wall_clock
 from api.pages import Page, get_page, same_origin
 from api.queries.clusters import STATES, BoardFilter, board, services_in_use
 from api.queries.common import WINDOWS, humanize_age, window_range
-from api.settings import ApiSettings
 from api.templating import render
+from triage.access.settings import ApiSettings
 
 router = APIRouter(include_in_schema=False)
 _DEFAULT_WINDOW = "24h"
@@ -73,15 +73,21 @@ def board_rows(
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, api: Annotated[ApiSettings, Depends(get_api_settings)]) -> Response:
     return render(
-        request, "login.html", {"open_mode": api.open_mode, "error": request.query_params.get("error")}
+        request,
+        "login.html",
+        {"open_mode": is_open_mode(request, api), "error": request.query_params.get("error")},
     )
 
 
 @router.post("/login", dependencies=[Depends(same_origin)])
-def login(key: Annotated[str, Form()], api: Annotated[ApiSettings, Depends(get_api_settings)]) -> Response:
-    known = any(entry.key.get_secret_value() == key for entry in api.keys)
-    if not known:
+def login(
+    request: Request, key: Annotated[str, Form()], api: Annotated[ApiSettings, Depends(get_api_settings)]
+) -> Response:
+    principal = identify(request, api, key)
+    if principal is None:
         return RedirectResponse("/login?error=unknown+key", status_code=303)
+    if not principal.can("viewer"):
+        return RedirectResponse("/login?error=not+for+reading", status_code=303)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(KEY_COOKIE, key, httponly=True, samesite="strict")
     return response

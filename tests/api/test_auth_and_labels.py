@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.settings import ApiKey, ApiSettings
 from tests.api.factories import build_incident_day
+from triage.access.settings import ApiKey, ApiSettings
 from triage.settings import Settings
 from triage.storage.database import transaction
 

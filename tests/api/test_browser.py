@@ -18,8 +18,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.settings import ApiSettings
 from tests.api.factories import Builder, build_incident_day
+from triage.access.settings import ApiSettings
 from triage.settings import Settings
 from triage.storage.database import transaction
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.settings import ApiKey, ApiSettings
 from tests.ingest.sources_app import client_for
+from triage.access.settings import ApiKey, ApiSettings
 from triage.sources_settings import SourcesSettings
 
 
@@ -84,18 +84,18 @@ def test_malformed_json_and_wrong_shape_are_problems(tmp_path: Path) -> None:
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == ""
 
 
-def test_pushing_posts_needs_a_lead_key_once_keys_are_configured(tmp_path: Path) -> None:
+def test_pushing_posts_needs_an_ingest_key_once_keys_are_configured(tmp_path: Path) -> None:
     keys = ApiSettings(
         keys=[
             ApiKey(name="board", key="viewer-key", role="viewer"),
-            ApiKey(name="forum-bridge", key="lead-key", role="lead"),
+            ApiKey(name="forum-bridge", key="ingest-key", role="ingest"),
         ]
     )
     client = client_for(tmp_path, api=keys)
 
     anonymous = client.post("/v1/posts", json=[post(1)])
     viewer = client.post("/v1/posts", json=[post(1)], headers={"X-API-Key": "viewer-key"})
-    lead = client.post("/v1/posts", json=[post(1)], headers={"Authorization": "Bearer lead-key"})
+    ingest = client.post("/v1/posts", json=[post(1)], headers={"Authorization": "Bearer ingest-key"})
 
-    assert (anonymous.status_code, viewer.status_code, lead.status_code) == (401, 403, 200)
-    assert "lead-key" not in anonymous.text
+    assert (anonymous.status_code, viewer.status_code, ingest.status_code) == (401, 403, 200)
+    assert "ingest-key" not in anonymous.text

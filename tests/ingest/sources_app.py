@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import ApiSettings
+from triage.access.settings import ApiSettings
 from triage.settings import Settings
 from triage.sources_settings import SourcesSettings
 

@@ -30,6 +30,7 @@ _GROUPS = (
     ("triage.cli.model", "model_app", "model"),
     ("triage.cli.outbox", "outbox_app", "outbox"),
     ("triage.cli.sources", "sources_app", "sources"),
+    ("triage.cli.keys", "keys_app", "keys"),
 )
 
 

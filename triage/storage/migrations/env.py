@@ -4,6 +4,7 @@ the alembic CLI, on ``sqlalchemy.url``."""
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import triage.access.models  # noqa: F401
 import triage.actions.models  # noqa: F401  (tables of their own packages, for autogenerate)
 import triage.escalation.models  # noqa: F401
 from triage.storage.models import Base

@@ -7,8 +7,12 @@ by default for that reason. Configure at least one key to require authentication
 
     SIGNAL_TRIAGE_API__KEYS='[{"name": "dana", "key": "s3cret", "role": "lead"}]'
 
-Roles, each including the ones before it: ``viewer`` reads everything, ``lead`` also records
-decisions (confirm, mute, merge, split, escalate, resolve, relabel), ``admin`` everything.
+Keys made with ``triage keys create`` are stored hashed in the database and work beside these;
+once any key has been created there, open mode is over even with none configured here.
+
+Roles: ``viewer`` reads everything; ``lead`` also records decisions (confirm, mute, merge, split,
+escalate, resolve, relabel); ``ingest`` may only push to the intake endpoints (``POST /v1/posts``,
+``POST /v1/changes/{kind}``) and read nothing; ``admin`` may do everything.
 A key is sent as ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``; the web UI's sign-in
 form keeps it in an HttpOnly, SameSite=Strict cookie.
 """
@@ -19,10 +23,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-Role = Literal["viewer", "lead", "admin"]
+Role = Literal["viewer", "lead", "ingest", "admin"]
+ROLES: tuple[str, ...] = ("viewer", "lead", "ingest", "admin")
 
-#: rank of each role; a route needing ``lead`` accepts ``lead`` and ``admin``
-ROLE_RANK: dict[str, int] = {"viewer": 0, "lead": 1, "admin": 2}
+#: the roles a route needing a role admits: ``ingest`` is not above ``viewer``, it is beside it
+ADMITTED_ROLES: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"viewer", "lead", "admin"}),
+    "lead": frozenset({"lead", "admin"}),
+    "ingest": frozenset({"ingest", "admin"}),
+    "admin": frozenset({"admin"}),
+}
 
 
 class ApiKey(BaseModel):
@@ -30,13 +40,13 @@ class ApiKey(BaseModel):
 
     name: str = Field(description="Who uses this key; recorded as the actor of every decision made with it.")
     key: SecretStr = Field(description="The secret sent by the caller.")
-    role: Role = Field("viewer", description="viewer, lead or admin.")
+    role: Role = Field("viewer", description="viewer, lead, ingest or admin.")
 
 
 class ApiSettings(BaseModel):
     keys: list[ApiKey] = Field(
         default_factory=list,
-        description="API keys with roles; none at all means local open mode (see above).",
+        description="API keys with roles; none here nor stored means local open mode (see above).",
     )
     default_tenant: str | None = Field(
         None, description="Tenant shown when a request names none; default: the one with the newest post."
