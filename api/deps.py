@@ -14,8 +14,8 @@ from fastapi import Depends, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.keys.service import any_api_keys, find_api_key, looks_stored
 from api.problems import Problem
+from triage.access.service import any_api_keys, find_api_key, looks_stored
 from triage.access.settings import ADMITTED_ROLES, ApiSettings
 from triage.settings import Settings
 from triage.storage.models import PostRow

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.keys.service import ApiKeyError, create_api_key, find_api_key, revoke_api_key
 from tests.api.factories import build_incident_day
 from triage.access.models import ApiKeyRow
+from triage.access.service import ApiKeyError, create_api_key, find_api_key, revoke_api_key
 from triage.access.settings import ApiKey, ApiSettings
 from triage.cli.keys import keys_app
 from triage.settings import Settings

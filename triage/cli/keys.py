@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.keys.service import create_api_key, list_api_keys, revoke_api_key
+from triage.access.service import create_api_key, list_api_keys, revoke_api_key
 from triage.settings import Settings
 from triage.storage.database import create_db_engine, migrate, session_factory, transaction
 

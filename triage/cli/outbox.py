@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.errors import ConfigurationError
-from triage.escalation.delivery import DeliveryWorker
+from triage.escalation.delivery import DeliveryReport, DeliveryWorker
 from triage.escalation.models import FINAL_STATUSES, OPEN_STATUSES
 from triage.escalation.outbox import count_by_status, list_messages, purge_messages, retry_messages
 from triage.escalation.settings import EscalationSettings
@@ -133,6 +133,33 @@ def purge_command(
     Console().print(f"{removed} message(s) purged")
 
 
+def deliver_outbox(database_url: str, escalation: EscalationSettings, *, until_empty: bool) -> DeliveryReport:
+    """Deliver the outbox of ``database_url`` through ``escalation``'s targets (``outbox deliver``,
+    ``replay --deliver``)."""
+    if not escalation.targets:
+        raise ConfigurationError(
+            "no escalation targets are configured, so nothing can be delivered; "
+            "pass --escalation-config FILE or configure the escalation settings"
+        )
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    worker = DeliveryWorker(session_factory(engine), escalation)
+    try:
+        return worker.deliver_until_empty() if until_empty else worker.deliver_once()
+    finally:
+        worker.close()
+        engine.dispose()
+
+
+def print_delivery_report(console: Console, report: DeliveryReport) -> None:
+    console.print(
+        f"delivered {report.delivered}, retry later {report.deferred}, rate limited {report.rate_limited}, "
+        f"superseded {report.superseded}, dead {report.dead} ({report.attempts} attempts)"
+    )
+    for error in report.errors:
+        console.print(f"[red]dead:[/] {error}", highlight=False)
+
+
 @outbox_app.command("deliver")
 def deliver_command(
     until_empty: Annotated[
@@ -144,20 +171,5 @@ def deliver_command(
     """Deliver due messages once (default) or until the outbox is empty."""
     settings = Settings()
     escalation = _escalation_settings(settings, escalation_config)
-    if not escalation.targets:
-        raise ConfigurationError(
-            "no escalation targets are configured, so nothing can be delivered; "
-            "pass --escalation-config FILE or configure the escalation settings"
-        )
-    worker = DeliveryWorker(_sessions(settings), escalation)
-    try:
-        report = worker.deliver_until_empty() if until_empty else worker.deliver_once()
-    finally:
-        worker.close()
-    console = Console()
-    console.print(
-        f"delivered {report.delivered}, retry later {report.deferred}, rate limited {report.rate_limited}, "
-        f"superseded {report.superseded}, dead {report.dead} ({report.attempts} attempts)"
-    )
-    for error in report.errors:
-        console.print(f"[red]dead:[/] {error}", highlight=False)
+    report = deliver_outbox(settings.resolved_database_url, escalation, until_empty=until_empty)
+    print_delivery_report(Console(), report)

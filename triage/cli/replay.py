@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from triage.errors import ConfigurationError
 from triage.replay.flow import replay_file
 from triage.replay.report import write_report
 from triage.settings import Settings
@@ -37,14 +38,21 @@ def replay(
         False, "--no-timing", help="Write stats.seconds as 0, for byte-identical reports."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary."),
+    deliver: bool = typer.Option(
+        False,
+        "--deliver",
+        help="Then deliver the escalation outbox through the configured targets until it is empty "
+        "(default: a replay delivers nothing).",
+    ),
 ) -> None:
     """Replay a scenario file through the whole pipeline and write the replay report.
 
     Posts and changes are stored idempotently (replaying twice stores nothing
     twice), analysed once per model version, then triaged in event time. The
-    same file always gives the same report.
+    same file always gives the same report. Escalation messages are written
+    to the outbox; only --deliver sends them.
     """
-    _run(scenario, report, tenant, skip_invalid, no_timing, quiet)
+    _run(scenario, report, tenant, skip_invalid, no_timing, quiet, deliver=deliver)
 
 
 def demo(
@@ -62,12 +70,23 @@ def demo(
 
 
 def _run(
-    scenario: Path, report_path: Path, tenant: str | None, skip_invalid: bool, no_timing: bool, quiet: bool
+    scenario: Path,
+    report_path: Path,
+    tenant: str | None,
+    skip_invalid: bool,
+    no_timing: bool,
+    quiet: bool,
+    *,
+    deliver: bool = False,
 ) -> None:
     from triage.cli.progress import RichProgress
     from triage.cli.summary import print_summary
 
     settings = Settings()
+    if deliver and not settings.escalation.targets:
+        raise ConfigurationError(
+            "--deliver needs escalation targets; configure SIGNAL_TRIAGE_ESCALATION and replay again"
+        )
     console = Console()
     with RichProgress(enabled=not quiet) as progress:
         progress.stage("loading model", None)
@@ -86,3 +105,9 @@ def _run(
         print_summary(console, result, report_path)
     elif result.skipped:
         Console(stderr=True).print(f"{len(result.skipped)} invalid line(s) skipped")
+    if deliver:
+        from triage.cli.outbox import deliver_outbox, print_delivery_report
+
+        delivery = deliver_outbox(result.database_url, settings.escalation, until_empty=True)
+        if not quiet or delivery.dead:
+            print_delivery_report(Console(stderr=quiet), delivery)
