@@ -1,6 +1,6 @@
 """Outbox delivery rate against a bare HTTP loop, to a fake receiver on 127.0.0.1.
 
-    python benchmarks/delivery.py [--messages 500] [--database sqlite|URL]
+    python -m benchmarks.delivery [--messages 500] [--database sqlite|URL]
 
 Both sides POST the same signed JSON bodies to the same loopback receiver in
 this process. The baseline is a bare ``httpx`` POST loop; the outbox side is
@@ -96,7 +96,7 @@ def bare_loop(url: str, target: WebhookTarget, messages: list[ImpactMessage]) ->
                 content=body,
                 headers={
                     "Content-Type": "application/json",
-                    "X-Signal-Triage-Message-Id": message.message_id,
+                    "webhook-id": message.message_id,
                 },
             )
             response.raise_for_status()
@@ -159,7 +159,7 @@ def main() -> None:
         name="bench",
         kind="webhook",
         url=url,
-        secret=SecretStr("bench-secret"),
+        secret=SecretStr("whsec_" + "A" * 44),  # 33 bytes of base64, a valid key
         rate_per_minute=10_000_000,
         burst=1_000_000,
     )

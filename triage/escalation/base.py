@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
 from triage.errors import ConfigurationError
-from triage.escalation.message import ImpactMessage
+from triage.escalation.message import ChangeMessage, ImpactMessage
 from triage.escalation.settings import TargetSettings
 
 #: HTTP statuses worth retrying: timeouts, conflicts during failover, rate limits and server errors
@@ -66,6 +66,10 @@ class EscalationTarget(ABC):
     @abstractmethod
     def deliver(self, message: ImpactMessage, route: str | None, now: datetime) -> DeliveryReceipt:
         """Send one message. ``route`` is the outbox's pinned route; ``now`` is the worker's clock."""
+
+    def deliver_change(self, change: ChangeMessage, route: str | None, now: datetime) -> DeliveryReceipt:
+        """Forward one change event; only targets with a change API (PagerDuty) take them."""
+        raise PermanentDeliveryError(f"{self.kind} target {self.name!r} does not take change events")
 
     def secret_values(self) -> list[str]:
         """Every secret this target holds, so errors can be scrubbed of them before they are stored."""

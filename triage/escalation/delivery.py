@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Exists, Table, bindparam, exists, or_, select, update
@@ -37,6 +38,7 @@ from triage.engine import UPDATE
 from triage.errors import ConfigurationError
 from triage.escalation.base import (
     DeliveryError,
+    DeliveryReceipt,
     EscalationTarget,
     PermanentDeliveryError,
     RetryableDeliveryError,
@@ -44,7 +46,7 @@ from triage.escalation.base import (
     scrub,
     shorten,
 )
-from triage.escalation.message import ImpactMessage
+from triage.escalation.message import CHANGE, ChangeMessage, ImpactMessage
 from triage.escalation.models import (
     DEAD,
     DELIVERED,
@@ -119,6 +121,7 @@ class _Claimed:
     message_id: str
     target: str
     route: str | None
+    action: str
     attempts: int
     payload: dict[str, Any]
 
@@ -274,6 +277,7 @@ class DeliveryWorker:
                             head.message_id,
                             head.target,
                             head.route,
+                            head.action,
                             head.attempts,
                             dict(head.payload),
                         )
@@ -293,8 +297,14 @@ class DeliveryWorker:
             report.dead += 1
             report.errors.append(f"{claimed.target}: {problem}")
             return _Outcome(DEAD, claimed.attempts, error=problem)
-        message = ImpactMessage.model_validate(claimed.payload)
         config = target.config
+        send: Callable[[datetime], DeliveryReceipt]
+        if claimed.action == CHANGE:
+            change = ChangeMessage.model_validate(claimed.payload)
+            send = partial(target.deliver_change, change, claimed.route)
+        else:
+            message = ImpactMessage.model_validate(claimed.payload)
+            send = partial(target.deliver, message, claimed.route)
         attempts = claimed.attempts
         planned_wait: list[float] = [0.0]
 
@@ -324,7 +334,7 @@ class DeliveryWorker:
                         raise _RateLimited(wait)
                     attempts += 1
                     report.attempts += 1
-                    receipt = target.deliver(message, claimed.route, self.clock())
+                    receipt = send(self.clock())
         except _RateLimited as limited:
             report.rate_limited += 1
             return _Outcome(PENDING, attempts, self.clock() + timedelta(seconds=limited.wait))

@@ -39,6 +39,25 @@ class LikelyCause(BaseModel):
     reasons: list[str]
 
 
+#: the outbox action of a change event forwarded to a target (not a decision about a signal)
+CHANGE = "change"
+
+
+class ChangeMessage(BaseModel):
+    """A change (deploy, config, flag...) from a feed, forwarded as it is to targets that take them."""
+
+    message_id: str = Field(description="Stable id; the same change always has the same id.")
+    action: str = Field(default=CHANGE)
+    tenant: str
+    change_id: str = Field(description="The change's id at its source.")
+    source: str = Field(description="Where the change came from (github, generic, a replay file...).")
+    kind: str = Field(description="deploy, config, flag, ...")
+    service: str | None
+    summary: str
+    started_at: datetime
+    url: str | None = None
+
+
 class ImpactMessage(BaseModel):
     """The message body every target renders from. Field names are the webhook JSON contract."""
 

@@ -15,12 +15,18 @@ instead of folding the recurrence into a closed one. Should the engine ever
 trigger the *same* key again after resolving it, the outbox does the same
 itself by appending ``#g<n>``, and it drops updates and resolves of a key that
 is not open, which would reopen or duplicate an alert at the target.
+
+Routing: with ``EscalationSettings.routing`` rules, each target gets only the
+signals whose service and severity match one of its rules (``route_plans``).
+Severity grows as a signal goes on, so a target may first hear of a signal at
+an update: that message is sent to it as a trigger, and the target then gets
+every later message of that alert, resolve included, whatever its severity.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from triage.engine import RESOLVE, TRIGGER, SignalDecision, TriageEngine
 from triage.errors import TriageError
-from triage.escalation.message import SnapshotBuilder
+from triage.escalation.message import CHANGE, ChangeMessage, SnapshotBuilder
 from triage.escalation.models import (
     DEAD,
     DELIVERED,
@@ -42,6 +48,7 @@ from triage.escalation.models import (
 )
 from triage.escalation.settings import EscalationSettings
 from triage.events import from_epoch
+from triage.storage.models import ChangeEventRow
 
 #: namespace of message ids (uuid5), fixed forever so ids stay stable across versions
 _MESSAGE_NAMESPACE = uuid.UUID("5b0c8d2e-3f7a-4c61-9a57-1e2d3c4b5a69")
@@ -119,35 +126,83 @@ def _pinned_routes(session: Session, tenant: str, targets: list[str]) -> dict[tu
     return {(row.target, row.delivery_key): row.route for row in rows}
 
 
+def route_plans(
+    plans: Sequence[PlannedMessage],
+    matches: Callable[[PlannedMessage], bool],
+    known: Collection[str] = (),
+) -> list[tuple[PlannedMessage, str]]:
+    """The messages a target gets under the routing rules, each with the action it is sent as.
+
+    An alert opens at the target with the first message of a generation that matches a rule for it
+    (sent as a trigger, whatever the decision was); after that every message of the generation goes
+    there, resolve included, so nothing is left open. A generation that never matches is not sent.
+    ``known`` are the delivery keys the outbox already holds messages of for this target: their
+    resolve is always sent, even when the rules changed since and no longer match.
+    """
+    routed: list[tuple[PlannedMessage, str]] = []
+    opened: set[str] = set()
+    for plan in plans:
+        action = plan.decision.action
+        key = plan.delivery_key
+        if key not in opened:
+            if action == RESOLVE and key in known:
+                routed.append((plan, action))
+                continue
+            if action == RESOLVE or not matches(plan):
+                continue
+            opened.add(key)
+            action = TRIGGER
+        elif action == RESOLVE:
+            opened.discard(key)
+        routed.append((plan, action))
+    return routed
+
+
 def enqueue_signal_messages(
     session: Session, tenant: str, engine: TriageEngine, settings: EscalationSettings
 ) -> int:
-    """Write one outbox row per (decision, configured target) not already in the outbox.
+    """Write one outbox row per (decision, target it is routed to) not already in the outbox.
 
-    Call it in the transaction that persists the engine's state. Returns how many rows it wrote.
+    Call it in the transaction that persists the engine's state. Returns how many rows it wrote,
+    change events forwarded to targets with ``forward_changes`` included.
     """
-    if not settings.targets or not engine.decisions:
+    if not settings.targets:
         return 0
     settings.check()
     plans = plan_generations(engine.decisions)
-    wanted = [
-        (target, plan, message_id_for(tenant, target.name, plan))
-        for target in settings.targets
-        for plan in plans
-    ]
-    existing = _existing_ids(session, [message_id for _, _, message_id in wanted])
-    routes = _pinned_routes(session, tenant, [target.name for target in settings.targets])
     builder = SnapshotBuilder(engine, settings)
     snapshots: dict[int, dict[str, Any]] = {}  # one snapshot per decision, whatever the number of targets
-    written = 0
-    for target, plan, message_id in wanted:
-        if message_id in existing:
-            continue
+
+    def snapshot(plan: PlannedMessage) -> dict[str, Any]:
         if id(plan) not in snapshots:
             snapshots[id(plan)] = builder.build(
                 plan.decision, message_id="", dedup_key=plan.delivery_key, generation=plan.generation
             ).model_dump(mode="json")
-        payload = {**snapshots[id(plan)], "message_id": message_id}
+        return snapshots[id(plan)]
+
+    def matcher(name: str) -> Callable[[PlannedMessage], bool]:
+        def matches(plan: PlannedMessage) -> bool:
+            if not settings.routing:  # no rules: every target hears of everything, no snapshot needed
+                return True
+            message = snapshot(plan)
+            return name in settings.targets_for(message["service"], message["severity"])
+
+        return matches
+
+    routes = _pinned_routes(session, tenant, [target.name for target in settings.targets])
+    wanted = [
+        (target, plan, action, message_id_for(tenant, target.name, plan))
+        for target in settings.targets
+        for plan, action in route_plans(
+            plans, matcher(target.name), {key for name, key in routes if name == target.name}
+        )
+    ]
+    existing = _existing_ids(session, [message_id for *_, message_id in wanted])
+    written = 0
+    for target, plan, action, message_id in wanted:
+        if message_id in existing:
+            continue
+        payload = {**snapshot(plan), "message_id": message_id, "action": action}
         route_key = (target.name, plan.delivery_key)
         if route_key not in routes:
             routes[route_key] = target.route_for(payload["service"])
@@ -161,7 +216,7 @@ def enqueue_signal_messages(
                 delivery_key=plan.delivery_key,
                 generation=plan.generation,
                 sequence=plan.sequence,
-                action=plan.decision.action,
+                action=action,
                 route=routes[route_key],
                 payload=payload,
                 status=PENDING,
@@ -171,7 +226,75 @@ def enqueue_signal_messages(
             )
         )
         written += 1
+    written += enqueue_change_events(session, tenant, settings)
     session.flush()
+    return written
+
+
+def change_message_id(tenant: str, target: str, change: ChangeEventRow) -> str:
+    name = f"{tenant}|{target}|{CHANGE}|{change.source}|{change.external_id}"
+    return str(uuid.uuid5(_MESSAGE_NAMESPACE, name))
+
+
+def enqueue_change_events(session: Session, tenant: str, settings: EscalationSettings) -> int:
+    """One outbox row per stored change of ``tenant`` and target with ``forward_changes``, once ever.
+
+    Each change is an alert queue of its own (``change:<message id>``), so it never waits on, or
+    holds up, a signal's messages. Alerts from monitoring are not forwarded.
+    """
+    forwarding = [target for target in settings.targets if target.forward_changes]
+    if not forwarding:
+        return 0
+    changes = list(
+        session.scalars(
+            select(ChangeEventRow)
+            .where(ChangeEventRow.tenant == tenant, ChangeEventRow.kind != "alert")
+            .order_by(ChangeEventRow.started_at, ChangeEventRow.id)
+        )
+    )
+    wanted = [
+        (target, change, change_message_id(tenant, target.name, change))
+        for target in forwarding
+        for change in changes
+        # a service without a routing key of its own goes to the default one; with none, it is not sent
+        if target.route_for(change.service) is not None or target.routing_key is not None
+    ]
+    existing = _existing_ids(session, [message_id for *_, message_id in wanted])
+    written = 0
+    for target, change, message_id in wanted:
+        if message_id in existing:
+            continue
+        message = ChangeMessage(
+            message_id=message_id,
+            tenant=tenant,
+            change_id=change.external_id,
+            source=change.source,
+            kind=change.kind,
+            service=change.service,
+            summary=change.summary,
+            started_at=change.started_at,
+            url=change.url,
+        )
+        session.add(
+            OutboxMessageRow(
+                message_id=message_id,
+                tenant=tenant,
+                target=target.name,
+                kind=target.kind,
+                signal_key=f"{CHANGE}:{message_id}",
+                delivery_key=f"{CHANGE}:{message_id}",
+                generation=1,
+                sequence=1,
+                action=CHANGE,
+                route=target.route_for(change.service),
+                payload=message.model_dump(mode="json"),
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=None,
+                decided_at=change.started_at,
+            )
+        )
+        written += 1
     return written
 
 

@@ -19,10 +19,17 @@ The package retries 429, 5xx and network errors itself with ``time.sleep``;
 here those loops are switched off (``retry`` emptied, ``max_network_attempts``
 0, and a 429 raised from the ``postprocess`` hook) so that the outbox worker's
 injectable, persistent retries apply instead.
+
+With ``forward_changes`` the target also sends the change events that feeds
+brought in (deploys, config and flag changes) to the Change Events API
+(``/v2/change/enqueue``, same routing key, same answers), so responders see them
+on the service's timeline next to the alert. Alerts are not forwarded: they
+came from monitoring, possibly from PagerDuty itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +44,7 @@ from triage.escalation.base import (
     parse_retry_after,
     shorten,
 )
-from triage.escalation.message import ImpactMessage
+from triage.escalation.message import ChangeMessage, ImpactMessage
 from triage.escalation.settings import TargetSettings
 
 SUMMARY_LIMIT = 1024
@@ -114,6 +121,25 @@ def event_payload(message: ImpactMessage, source: str) -> dict[str, Any]:
     }
 
 
+def change_payload(change: ChangeMessage) -> dict[str, Any]:
+    """The ``payload`` object of a change event (summary ≤ 1,024 characters, like an alert's)."""
+    summary = f"{change.service or 'unknown service'}: {change.kind}: {change.summary or change.change_id}"
+    if len(summary) > SUMMARY_LIMIT:
+        summary = summary[: SUMMARY_LIMIT - 1] + "…"
+    return {
+        "summary": summary,
+        "source": change.source,
+        "timestamp": change.started_at.isoformat(),
+        "custom_details": {
+            "kind": change.kind,
+            "service": change.service,
+            "change id": change.change_id,
+            "tenant": change.tenant,
+            "message id": change.message_id,
+        },
+    }
+
+
 class PagerDutyTarget(EscalationTarget):
     kind = "pagerduty"
 
@@ -143,19 +169,40 @@ class PagerDutyTarget(EscalationTarget):
 
     def deliver(self, message: ImpactMessage, route: str | None, now: datetime) -> DeliveryReceipt:
         client = self.client(route)
+
+        def send() -> str:
+            if message.action == "resolve":
+                return f"dedup_key {client.resolve(message.dedup_key)}"
+            key = client.send_event(
+                "trigger",
+                dedup_key=message.dedup_key,
+                payload=event_payload(message, self._source(message)),
+                links=[{"href": message.link, "text": "Cluster page (signal-triage)"}],
+                client="signal-triage",
+                client_url=message.link,
+            )
+            return f"dedup_key {key}"
+
+        return self._call(send, now)
+
+    def deliver_change(self, change: ChangeMessage, route: str | None, now: datetime) -> DeliveryReceipt:
+        """A change event (Change Events API, ``/v2/change/enqueue``): shown on the service's timeline
+        beside its incidents; it opens nothing and has no dedup key, so the outbox sends it once."""
+        client = self.client(route)
+
+        links = [{"href": change.url, "text": f"{change.kind} {change.change_id}"}] if change.url else []
+
+        def send() -> str:
+            client.send_change_event(payload=change_payload(change), links=links)
+            return "change event accepted"
+
+        return self._call(send, now)
+
+    def _call(self, send: Callable[[], str], now: datetime) -> DeliveryReceipt:
+        """Run one API call, mapping PagerDuty's answers onto delivered, retry and dead."""
         what = f"pagerduty {self.name}"
         try:
-            if message.action == "resolve":
-                key = client.resolve(message.dedup_key)
-            else:
-                key = client.send_event(
-                    "trigger",
-                    dedup_key=message.dedup_key,
-                    payload=event_payload(message, self._source(message)),
-                    links=[{"href": message.link, "text": "Cluster page (signal-triage)"}],
-                    client="signal-triage",
-                    client_url=message.link,
-                )
+            detail = send()
         except _Throttled as throttled:
             retry_after = parse_retry_after(throttled.response.headers.get("Retry-After"), now)
             if retry_after is None:
@@ -168,13 +215,13 @@ class PagerDutyTarget(EscalationTarget):
             status = response.status_code
             if 200 <= status < 300:  # accepted, though the body was not the documented one
                 return DeliveryReceipt(status, "accepted")
-            detail = f"{what} answered {status}: {_api_error(response)}"
+            message = f"{what} answered {status}: {_api_error(response)}"
             if status >= 500 or status in (408, 409, 425):
-                raise RetryableDeliveryError(detail, status) from None
-            raise PermanentDeliveryError(detail, status) from None
+                raise RetryableDeliveryError(message, status) from None
+            raise PermanentDeliveryError(message, status) from None
         except pagerduty.Error as error:  # no HTTP response: network trouble
             raise RetryableDeliveryError(f"{what} unreachable: {error}") from None
-        return DeliveryReceipt(202, f"dedup_key {key}")
+        return DeliveryReceipt(202, detail)
 
     def _source(self, message: ImpactMessage) -> str:
         return f"{message.tenant} customers ({message.service or 'unknown service'})"

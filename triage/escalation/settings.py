@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from triage.errors import ConfigurationError
 
 TargetKind = Literal["pagerduty", "webhook", "slack", "zendesk"]
+Severity = Literal["info", "warning", "error", "critical"]
+#: severities from least to most severe (PagerDuty's scale, which the engine's severities are on)
+SEVERITY_ORDER: tuple[str, ...] = ("info", "warning", "error", "critical")
 
 #: messages per minute per target (per routing key for PagerDuty) when a target does not say
 DEFAULT_RATE_PER_MINUTE: dict[str, float] = {
@@ -35,7 +38,8 @@ class TargetSettings(BaseModel):
     - ``pagerduty``: ``routing_key`` (the Events API v2 integration key), optional ``routing_keys`` per
       service (a cluster keeps the key chosen when it was triggered), optional ``url`` for another
       region or a test receiver (default ``https://events.pagerduty.com``).
-    - ``webhook``: ``url`` and ``secret`` (the HMAC-SHA256 signing key).
+    - ``webhook``: ``url`` and ``secret``, the Standard Webhooks signing secret ``whsec_<base64 of
+      24-64 random bytes>`` (see ``triage.escalation.webhook``).
     - ``slack``: ``secret`` is the incoming-webhook URL, because that URL is the credential.
     - ``zendesk``: ``url`` (``https://acme.zendesk.com``), ``email`` and ``secret`` (an API token).
     """
@@ -63,6 +67,11 @@ class TargetSettings(BaseModel):
     )
     burst: int = Field(default=10, ge=1, description="Messages that may go at once before the rate applies.")
     timeout_seconds: float = Field(default=10.0, gt=0, description="HTTP timeout of one delivery attempt.")
+    forward_changes: bool = Field(
+        default=False,
+        description="PagerDuty only: also send the change events from feeds (deploys, config and flag "
+        "changes; not alerts) to PagerDuty's Change Events API, on the service's routing key.",
+    )
 
     def problems(self) -> list[str]:
         """What is missing or wrong for this target's kind, in words that never quote a value.
@@ -82,6 +91,15 @@ class TargetSettings(BaseModel):
         found = (
             [f"escalation target {self.name!r} ({self.kind}) needs {', '.join(missing)}"] if missing else []
         )
+        if self.forward_changes and self.kind != "pagerduty":
+            found.append(f"escalation target {self.name!r}: only pagerduty targets can forward_changes")
+        if self.kind == "webhook" and self.secret is not None:
+            from triage.escalation.webhook import secret_key  # the scheme lives with the target
+
+            try:
+                secret_key(self.secret.get_secret_value())
+            except ValueError as error:
+                found.append(f"escalation target {self.name!r}: {error}")
         if self.kind == "pagerduty" and self.url is not None and not self.url.startswith("https://"):
             found.append(f"escalation target {self.name!r}: the PagerDuty url must start with https://")
         if self.kind == "zendesk" and self.url and (urlparse(self.url).hostname or "").count(".") < 2:
@@ -106,12 +124,43 @@ class TargetSettings(BaseModel):
         return None
 
 
+class RoutingRule(BaseModel):
+    """Send signals of these services at or above this severity to these targets.
+
+    A signal goes to every target of every rule it matches. A target starts hearing of a signal at
+    the first decision that matches one of its rules: that message is sent as a trigger (a signal that
+    opened as a warning reaches an ``error``-only pager when it becomes an error), and from then on the
+    target gets every update and the resolve of that signal, even if its severity drops, so no
+    alert is left open.
+    """
+
+    targets: list[str] = Field(min_length=1, description="Names of the targets this rule sends to.")
+    services: list[str] = Field(
+        default_factory=list,
+        description="Service names this rule matches; empty: every service, and signals with none.",
+    )
+    min_severity: Severity = Field(
+        default="info", description="Lowest severity this rule matches: info, warning, error, critical."
+    )
+
+    def matches(self, service: str | None, severity: str) -> bool:
+        if self.services and service not in self.services:
+            return False
+        rank = SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+        return rank >= SEVERITY_ORDER.index(self.min_severity)
+
+
 class EscalationSettings(BaseModel):
     """Escalation targets and the outbox's delivery policy."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
     targets: list[TargetSettings] = Field(default_factory=list, description="Where signals are sent.")
+    routing: list[RoutingRule] = Field(
+        default_factory=list,
+        description="Which targets hear of which signals, by service and severity; empty: every target "
+        "hears of every signal.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base of the links in messages: {public_base_url}/clusters/{key}.",
@@ -147,8 +196,17 @@ class EscalationSettings(BaseModel):
         )
         for target in self.targets:
             found += target.problems()
+        unknown = sorted({name for rule in self.routing for name in rule.targets} - set(names))
+        if unknown:
+            found.append(f"routing rules name targets that are not configured: {', '.join(unknown)}")
         if found:
             raise ConfigurationError("; ".join(found) + "; fix the escalation settings")
+
+    def targets_for(self, service: str | None, severity: str) -> set[str]:
+        """Names of the targets that a signal of ``service`` at ``severity`` goes to."""
+        if not self.routing:
+            return {target.name for target in self.targets}
+        return {name for rule in self.routing if rule.matches(service, severity) for name in rule.targets}
 
     def target(self, name: str) -> TargetSettings | None:
         return next((target for target in self.targets if target.name == name), None)

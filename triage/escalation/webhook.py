@@ -1,23 +1,55 @@
-"""Signed generic webhooks: the ``ImpactMessage`` as JSON, POSTed with an HMAC signature.
+"""Signed generic webhooks in the Standard Webhooks scheme (https://www.standardwebhooks.com).
 
-Headers a receiver gets:
+The body is the ``ImpactMessage`` as JSON (its field names are the contract), POSTed with:
 
-- ``X-Signal-Triage-Message-Id``: the stable message id; deduplicate by it (delivery is at least once).
-- ``X-Signal-Triage-Event``: ``trigger``, ``update`` or ``resolve``.
-- ``X-Signal-Triage-Timestamp``: Unix seconds when this attempt was signed.
-- ``X-Signal-Triage-Signature``: ``v1=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>``.
+- ``webhook-id``: the message's stable id. Retries of one message carry the same id, so a receiver
+  deduplicates by it (delivery is at least once).
+- ``webhook-timestamp``: Unix seconds when this attempt was signed. Each retry is signed afresh, so
+  it is the time of the attempt, not of the decision (that is the body's ``decided_at``).
+- ``webhook-signature``: ``v1,<base64 HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")>``
+  where ``key`` is the base64-decoded part of the secret after ``whsec_``.
+- ``X-Signal-Triage-Event``: ``trigger``, ``update`` or ``resolve`` (also the body's ``action``).
 
-A receiver recomputes the signature over the raw body bytes, compares it in
-constant time and rejects timestamps more than a few minutes old (replays);
-``verify_signature`` does exactly that. Each retry is signed afresh, so the
-timestamp is that of the attempt, not of the decision.
+The secret is ``whsec_`` followed by the base64 of 24 to 64 random bytes; make one with
+``python -c "import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())"``.
+
+Verifying on the receiving side, with the ``standardwebhooks`` package (any Standard Webhooks
+library works the same way)::
+
+    from standardwebhooks import Webhook
+
+    message = Webhook(secret).verify(raw_body, request_headers)  # raises WebhookVerificationError
+
+or with the standard library only::
+
+    import base64, hashlib, hmac, time
+
+    def verify(secret: str, headers: dict[str, str], raw_body: bytes, tolerance: int = 300) -> bool:
+        headers = {name.lower(): value for name, value in headers.items()}
+        message_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
+        if abs(time.time() - int(timestamp)) > tolerance:
+            return False  # too old or too new: a replay
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        signed = f"{message_id}.{timestamp}.".encode() + raw_body
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        candidates = (part.partition(",") for part in headers["webhook-signature"].split())
+        return any(
+            version == "v1" and hmac.compare_digest(signature, expected)
+            for version, _, signature in candidates
+        )
+
+Verify over the raw body bytes, before any JSON parsing, and compare in constant time.
+``verify_signature`` below is the same check with an injected clock.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 import httpx
@@ -27,28 +59,57 @@ from triage.escalation.http import post, receipt_or_raise
 from triage.escalation.message import ImpactMessage
 from triage.escalation.settings import TargetSettings
 
-SIGNATURE_HEADER = "X-Signal-Triage-Signature"
-TIMESTAMP_HEADER = "X-Signal-Triage-Timestamp"
-MESSAGE_ID_HEADER = "X-Signal-Triage-Message-Id"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
 EVENT_HEADER = "X-Signal-Triage-Event"
+SECRET_PREFIX = "whsec_"
+#: the Standard Webhooks spec asks for keys of 24 to 64 bytes
+SECRET_BYTES = (24, 64)
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"v1={digest}"
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` secret; ``ValueError`` (never quoting it) when malformed."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"the webhook secret must start with {SECRET_PREFIX}")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"the webhook secret must be {SECRET_PREFIX} followed by base64") from None
+    low, high = SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise ValueError(f"the webhook secret must encode {low} to {high} bytes (it encodes {len(key)})")
+    return key
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 def verify_signature(
-    secret: str, timestamp: str, body: bytes, signature: str, now: datetime, tolerance_seconds: float = 300.0
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    tolerance_seconds: float = 300.0,
 ) -> bool:
-    """What a receiver runs: the signature matches and the timestamp is recent."""
+    """What a receiver runs: a ``v1`` signature matches and the timestamp is within the tolerance."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    message_id = lowered.get(ID_HEADER)
+    timestamp = lowered.get(TIMESTAMP_HEADER)
+    signatures = lowered.get(SIGNATURE_HEADER)
+    if not (message_id and timestamp and signatures):
+        return False
     try:
         moment = int(timestamp)
     except ValueError:
         return False
     if abs(now.timestamp() - moment) > tolerance_seconds:
         return False
-    return hmac.compare_digest(sign(secret, moment, body), signature)
+    expected = sign(secret, message_id, moment, body)
+    return any(hmac.compare_digest(expected, candidate) for candidate in signatures.split())
 
 
 def message_body(message: ImpactMessage) -> bytes:
@@ -65,14 +126,15 @@ class WebhookTarget(EscalationTarget):
     def deliver(self, message: ImpactMessage, route: str | None, now: datetime) -> DeliveryReceipt:
         assert self.config.url is not None and self.config.secret is not None  # checked by TargetSettings
         body = message_body(message)
+        secret = self.config.secret.get_secret_value()
         timestamp = int(now.timestamp())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "signal-triage",
-            MESSAGE_ID_HEADER: message.message_id,
-            EVENT_HEADER: message.action,
+            ID_HEADER: message.message_id,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(self.config.secret.get_secret_value(), timestamp, body),
+            SIGNATURE_HEADER: sign(secret, message.message_id, timestamp, body),
+            EVENT_HEADER: message.action,
         }
         response = post(
             self.client, self.config.url, what=f"webhook {self.name}", content=body, headers=headers
