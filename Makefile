@@ -32,10 +32,10 @@ lint: $(STAMP)
 	$(BIN)/mypy ingest classifier triage api
 
 bench-throughput: $(STAMP)
-	$(BIN)/python benchmarks/replay_throughput.py
+	$(BIN)/python -m benchmarks.replay_throughput
 
 bench-detection: $(STAMP)
-	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python -m benchmarks.detection
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -184,6 +184,10 @@ class SourceState:
     updated_at: datetime | None
 
 
+#: kinds of cursor rows that other commands write, named for the listing
+_OTHER_KINDS = {"file": "a replayed file (`triage replay`); not pulled"}
+
+
 def source_kind(session: Session, tenant: str, name: str) -> str:
     """The kind of source ``name`` is: a built-in name is its own kind, an added one was recorded."""
     if name in SOURCE_NAMES:
@@ -227,13 +231,36 @@ def list_sources(session: Session, tenant: str) -> list[SourceState]:
             SourceState(
                 name=name,
                 kind=kind,
-                description=SOURCE_NAMES.get(kind, "(unknown kind)"),
+                description=SOURCE_NAMES.get(kind, _OTHER_KINDS.get(kind, "(unknown kind)")),
                 cursor=dict(row.cursor) if row is not None else {},
                 last_error=row.last_error if row is not None else None,
                 updated_at=row.updated_at if row is not None else None,
             )
         )
     return states
+
+
+def scheduled_sources(session: Session, tenant: str, settings: SourcesSettings) -> list[str]:
+    """The sources ``triage run`` pulls: each polled kind whose settings are filled, and every
+    source added with such a kind.
+
+    The filtered stream is left out: its read never returns, so it cannot take turns on a
+    schedule; it runs on its own with ``triage sources pull twitter-stream --loop``.
+    """
+    configured = []
+    if settings.twitter_bearer_token is not None and (
+        settings.twitter_query or settings.twitter_handles or settings.twitter_terms
+    ):
+        configured.append("twitter")
+    if settings.zendesk_subdomain:
+        configured.append("zendesk")
+    if settings.watched_folder is not None:
+        configured.append("folder")
+    return configured + [
+        state.name
+        for state in list_sources(session, tenant)
+        if state.name not in SOURCE_NAMES and state.kind in configured
+    ]
 
 
 def pull_loop(

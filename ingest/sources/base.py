@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ingest.errors import InvalidRecordError
+from ingest.errors import InvalidRecordError, SourceConfigError
 from ingest.records import ChangeEvent, Post, Service
 
 Cursor = dict[str, Any]
@@ -49,6 +49,23 @@ class Source(ABC):
     @abstractmethod
     def read(self, cursor: Cursor) -> Iterator[SourceBatch]:
         """Yield batches from ``cursor`` on; each batch's cursor covers it and all before."""
+
+    def check(self) -> str:
+        """Reach the origin once with the configured credentials and say what was found.
+
+        Raises the same errors ``read`` would (``SourceAuthError`` for a rejected
+        token, ``SourceUnavailableError``, ``SourceConfigError``) and stores nothing.
+        """
+        return f"{self.kind}: configured (this source has no remote end to check)"
+
+    def cursor_since(self, since: datetime, current: Cursor) -> Cursor:
+        """A cursor that makes the next ``read`` start at ``since`` (for a backfill);
+        ``current`` is the stored one, for sources that keep part of it.
+
+        Reading from there stores only what is not stored yet, so a backfill
+        over a span already read is harmless; sources that cannot go back say so.
+        """
+        raise SourceConfigError(f"the {self.kind} source cannot be read from a start time")
 
 
 @dataclass(frozen=True)

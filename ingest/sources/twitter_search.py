@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 TWEET_FIELDS = ["author_id", "created_at", "lang", "public_metrics", "conversation_id"]
 #: wait this long after a 429 that came without a reset header (X's windows are 15 minutes)
 _DEFAULT_WAIT = timedelta(minutes=15)
+#: how far back recent search reaches (X documents "the last seven days")
+RECENT_SEARCH_REACH = timedelta(days=7)
 
 
 def build_query(
@@ -166,12 +168,13 @@ class TwitterSearchSource(Source):
 
     def read(self, cursor: Cursor) -> Iterator[SourceBatch]:
         since_id = cursor.get("since_id")
+        start_time: str | None = cursor.get("start_time")
         next_token = cursor.get("next_token")
         pending_newest = cursor.get("pending_newest_id")
         restarted: set[str] = set()
         while True:
             try:
-                response = self._search(since_id, next_token)
+                response = self._search(since_id, next_token, start_time)
             except _StaleCursor as stale:
                 # X keeps 7 days and next_tokens expire: start the poll again without the stale part;
                 # pages seen before are recognised when stored, so nothing is stored twice
@@ -195,6 +198,8 @@ class TwitterSearchSource(Source):
                     "next_token": next_token,
                     "pending_newest_id": pending_newest,
                 }
+                if start_time:
+                    new_cursor["start_time"] = start_time
             else:
                 new_cursor = {"since_id": pending_newest or since_id}
             posts = [tweet_to_post(tweet, self._salt, self.source_name) for tweet in body.get("data") or []]
@@ -208,10 +213,37 @@ class TwitterSearchSource(Source):
                     "no requests left in this window",
                 )
 
-    def _search(self, since_id: str | None, next_token: str | None) -> requests.Response:
-        params: dict[str, Any] = {"max_results": self.page_size, "tweet_fields": TWEET_FIELDS}
+    def check(self) -> str:
+        """One recent-search request: proves the token and the query in one go."""
+        response = self._search(None, None, max_results=10)
+        found = (response.json().get("meta") or {}).get("result_count", 0)
+        status = rate_limit_status(response.headers)
+        left = f"; {status.remaining}/{status.limit} requests left" if status.remaining is not None else ""
+        return f"X accepted the bearer token; the query {self.query!r} finds {found} recent post(s){left}"
+
+    def cursor_since(self, since: datetime, current: Cursor) -> Cursor:
+        """Recent search from ``since`` (at most 7 days back) to now; then polling goes on from the newest."""
+        oldest = self._clock() - RECENT_SEARCH_REACH
+        if since < oldest:
+            raise SourceConfigError(
+                f"X recent search reaches back 7 days (to {oldest:%Y-%m-%dT%H:%M}Z); "
+                f"pick a --since after that, not {since:%Y-%m-%dT%H:%M}Z"
+            )
+        return {"start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    def _search(
+        self,
+        since_id: str | None,
+        next_token: str | None,
+        start_time: str | None = None,
+        *,
+        max_results: int | None = None,
+    ) -> requests.Response:
+        params: dict[str, Any] = {"max_results": max_results or self.page_size, "tweet_fields": TWEET_FIELDS}
         if since_id:
             params["since_id"] = since_id
+        if start_time:
+            params["start_time"] = start_time
         if next_token:
             params["next_token"] = next_token
         try:

@@ -127,6 +127,15 @@ class TwitterStreamSource(Source):
     def __repr__(self) -> str:
         return f"TwitterStreamSource(rules={sorted(self.rules)})"
 
+    def check(self) -> str:
+        """Read the stream's rules: proves the token has filtered-stream access, changes nothing."""
+        client = tweepy.StreamingClient(self._token, max_retries=0, wait_on_rate_limit=False)
+        response = self._guard(lambda: client.get_rules())
+        return (
+            f"X accepted the bearer token for the filtered stream; {len(response.data or [])} rule(s) "
+            f"on X, {len(self.rules)} configured"
+        )
+
     def sync_rules(self, client: tweepy.StreamingClient) -> None:
         """Make the stream's rules exactly the configured ones (matched on tag and value)."""
         response = self._guard(lambda: client.get_rules())

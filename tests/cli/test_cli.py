@@ -12,7 +12,7 @@ import pytest
 
 from tests.factories import write_small_scenario
 
-COMMANDS = ["replay", "demo", "analyze", "model"]
+COMMANDS = ["replay", "demo", "analyze", "model", "serve", "run", "sources", "outbox", "keys"]
 
 
 def run_triage(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -86,3 +86,29 @@ def test_backoff_follows_x_guidance() -> None:
     assert [backoff.after(_Disconnected(status=503)) for _ in range(3)] == [5.0, 10.0, 20.0]
     backoff.reset()
     assert backoff.after(_Disconnected(status=429)) == 60.0
+
+
+@responses.activate
+def test_check_reads_the_rules_and_changes_nothing() -> None:
+    add_rules([{"id": "r1", "value": "@acme -is:retweet", "tag": "brand"}])
+
+    message = source([]).check()
+
+    assert message == "X accepted the bearer token for the filtered stream; 1 rule(s) on X, 1 configured"
+    assert [call.request.method for call in responses.calls] == ["GET"]
+
+
+@responses.activate
+def test_check_with_a_token_lacking_stream_access_names_the_access_level() -> None:
+    responses.add(
+        responses.GET,
+        RULES_URL,
+        status=403,
+        json={
+            "title": "Client Forbidden",
+            "detail": "This request must be made using an approved developer account",
+        },
+    )
+
+    with pytest.raises(SourceAuthError, match="403 Forbidden"):
+        source([]).check()

@@ -77,3 +77,15 @@ def test_a_file_still_being_written_waits_for_the_next_pull(tmp_path: Path) -> N
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailableError, match="sources.watched_folder"):
         list(source(tmp_path / "nowhere").read({}))
+
+
+def test_a_cursor_after_a_middle_batch_resumes_the_rest_of_the_file(tmp_path: Path) -> None:
+    write(tmp_path / "posts.jsonl", "".join(post_line(f"p{index}") for index in range(5)))
+    source = WatchedFolderSource(tmp_path, clock=lambda: NOW, batch_lines=2)
+
+    first = next(iter(source.read({})))  # as if the process died right after storing this batch
+    rest = list(source.read(first.cursor))
+
+    assert [post.external_id for post in first.posts] == ["p0", "p1"]
+    assert [post.external_id for batch in rest for post in batch.posts] == ["p2", "p3", "p4"]
+    assert list(source.read(rest[-1].cursor)) == []

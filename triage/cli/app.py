@@ -25,6 +25,7 @@ app.command("demo")(replay_commands.demo)
 _COMMANDS = (
     ("triage.cli.analyze", "analyze", "analyze"),
     ("triage.cli.serve", "serve", "serve"),
+    ("triage.cli.run", "run", "run"),
 )
 _GROUPS = (
     ("triage.cli.model", "model_app", "model"),
