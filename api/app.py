@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.problems import register_problem_handlers
 from api.security import SecurityHeadersMiddleware
+from api.sessions import random_secret
 from triage.settings import Settings
 from triage.storage.database import create_db_engine, migrate, session_factory
 
@@ -48,6 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    api_settings = getattr(settings, "api", None)
+    if api_settings is None or api_settings.session_secret is None:
+        # no configured secret: a random one for this process, so UI sessions end on restart
+        app.state.session_secret = random_secret()
     register_problem_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -15,13 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.problems import Problem
-from triage.access.service import any_api_keys, find_api_key, looks_stored
+from api.sessions import SESSION_COOKIE, SessionClaims, random_secret, read_session, sign_session
+from triage.access.service import any_api_keys, find_api_key, live_api_key, looks_stored
 from triage.access.settings import ADMITTED_ROLES, ApiSettings
 from triage.settings import Settings
 from triage.storage.models import PostRow
 
-#: cookie holding the API key after the web UI's sign-in, and the one remembering the chosen tenant
-KEY_COOKIE = "signal_triage_key"
+#: the web UI's signed session (see api/sessions.py), and the cookie remembering the chosen tenant
+KEY_COOKIE = SESSION_COOKIE
 TENANT_COOKIE = "signal_triage_tenant"
 _TENANTS_TTL_SECONDS = 10.0
 
@@ -69,7 +70,7 @@ def _presented_key(request: Request) -> str | None:
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
-    return request.cookies.get(KEY_COOKIE)
+    return None
 
 
 def _stored_keys_exist(request: Request) -> bool:
@@ -89,17 +90,61 @@ def is_open_mode(request: Request, api: ApiSettings) -> bool:
     return api.open_mode and not _stored_keys_exist(request)
 
 
-def identify(request: Request, api: ApiSettings, presented: str) -> Principal | None:
-    """The caller a key belongs to: a configured key, else a stored one; ``None`` if unknown."""
+def identify_key(request: Request, api: ApiSettings, presented: str) -> tuple[Principal, str] | None:
+    """The caller a key belongs to and a reference to the key that is no secret (``configured:<name>``
+    or ``stored:<key_id>``): a configured key, else a stored one; ``None`` if unknown."""
     for entry in api.keys:
         if secrets.compare_digest(presented.encode(), entry.key.get_secret_value().encode()):
-            return Principal(entry.name, entry.role)
+            return Principal(entry.name, entry.role), f"configured:{entry.name}"
     if looks_stored(presented):
         with request.app.state.sessions() as session:
             stored = find_api_key(session, presented)
         if stored is not None:
-            return Principal(stored.name, stored.role)
+            return Principal(stored.name, stored.role), f"stored:{stored.key_id}"
     return None
+
+
+def identify(request: Request, api: ApiSettings, presented: str) -> Principal | None:
+    found = identify_key(request, api, presented)
+    return found[0] if found else None
+
+
+def session_secret(request: Request, api: ApiSettings) -> str:
+    """The configured session secret, else one made at random once per process (per app)."""
+    if api.session_secret is not None:
+        return api.session_secret.get_secret_value()
+    secret: str | None = getattr(request.app.state, "session_secret", None)
+    if secret is None:
+        secret = request.app.state.session_secret = random_secret()
+    return secret
+
+
+def session_cookie_for(request: Request, api: ApiSettings, key_ref: str, role: str) -> str:
+    claims = SessionClaims(key_ref, role, int(time.time()))
+    return sign_session(session_secret(request, api), claims)
+
+
+def principal_from_session(request: Request, api: ApiSettings) -> Principal | None:
+    """The signed-in caller of a valid session cookie whose key still exists with the same role."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    claims = read_session(session_secret(request, api), cookie, time.time(), api.session_max_age_seconds)
+    if claims is None:
+        return None
+    kind, _, ident = claims.key_ref.partition(":")
+    principal: Principal | None = None
+    if kind == "configured":
+        principal = next(
+            (Principal(entry.name, entry.role) for entry in api.keys if entry.name == ident), None
+        )
+    elif kind == "stored":
+        with request.app.state.sessions() as session:
+            stored = live_api_key(session, ident)
+        principal = Principal(stored.name, stored.role) if stored is not None else None
+    if principal is None or principal.role != claims.role:
+        return None
+    return principal
 
 
 def current_principal(request: Request, api: Annotated[ApiSettings, Depends(get_api_settings)]) -> Principal:
@@ -108,7 +153,7 @@ def current_principal(request: Request, api: Annotated[ApiSettings, Depends(get_
     if is_open_mode(request, api):
         return OPEN_MODE_PRINCIPAL
     presented = _presented_key(request)
-    principal = identify(request, api, presented) if presented else None
+    principal = identify(request, api, presented) if presented else principal_from_session(request, api)
     if principal is not None:
         return principal
     raise Problem(

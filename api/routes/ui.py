@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
-from api.deps import KEY_COOKIE, get_api_settings, identify, is_open_mode, wall_clock
+from api.deps import (
+    KEY_COOKIE,
+    get_api_settings,
+    identify_key,
+    is_open_mode,
+    session_cookie_for,
+    wall_clock,
+)
 from api.pages import Page, get_page, same_origin
 from api.queries.clusters import STATES, BoardFilter, board, services_in_use
 from api.queries.common import WINDOWS, humanize_age, window_range
@@ -83,13 +90,21 @@ def login_form(request: Request, api: Annotated[ApiSettings, Depends(get_api_set
 def login(
     request: Request, key: Annotated[str, Form()], api: Annotated[ApiSettings, Depends(get_api_settings)]
 ) -> Response:
-    principal = identify(request, api, key)
-    if principal is None:
+    found = identify_key(request, api, key.strip())
+    if found is None:
         return RedirectResponse("/login?error=unknown+key", status_code=303)
+    principal, key_ref = found
     if not principal.can("viewer"):
         return RedirectResponse("/login?error=not+for+reading", status_code=303)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(KEY_COOKIE, key, httponly=True, samesite="strict")
+    response.set_cookie(
+        KEY_COOKIE,
+        session_cookie_for(request, api, key_ref, principal.role),
+        max_age=api.session_max_age_seconds,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 

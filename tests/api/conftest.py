@@ -1,4 +1,12 @@
-"""An app on a fresh SQLite database per test, filled by the factories."""
+"""An app on a fresh database per test, filled by the factories.
+
+The ``settings`` fixture, and so ``app``, ``client`` and ``session``, runs every API test twice: on
+a SQLite file and on a throwaway PostgreSQL database (created with a unique name on the server at
+``SIGNAL_TRIAGE_TEST_POSTGRES``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``, and
+dropped ``WITH (FORCE)`` afterwards; see ``postgres_url`` in tests/conftest.py). The PostgreSQL run
+skips with the reason when that server is not reachable. Modules in ``SQLITE_ONLY_MODULES`` (the
+browser tests, which run a real server and a browser) use SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +23,26 @@ from tests.api.factories import build_incident_day
 from triage.settings import Settings
 from triage.storage.database import transaction
 
+DATABASES = ("sqlite", "postgresql")
+SQLITE_ONLY_MODULES = frozenset({"test_browser"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "settings" not in metafunc.fixturenames:
+        return
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    databases = ("sqlite",) if module in SQLITE_ONLY_MODULES else DATABASES
+    metafunc.parametrize("settings", databases, indirect=True, ids=list(databases))
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{(tmp_path / 'api.db').as_posix()}")
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    database = getattr(request, "param", "sqlite")
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{(tmp_path / 'api.db').as_posix()}"
+    return Settings(data_dir=tmp_path, database_url=url)
 
 
 @pytest.fixture

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -56,6 +59,50 @@ def test_ui_sign_in_sets_a_cookie(keyed: TestClient) -> None:
     keyed.post("/login", data={"key": "lead-key"})
     page = keyed.get("/clusters/k-pay").text
     assert "dana · lead" in page and "Confirm problem" in page
+
+
+def test_ui_session_cookie_is_signed_not_the_key(keyed: TestClient) -> None:
+    keyed.post("/login", data={"key": "lead-key"})
+    cookie = keyed.cookies.get("signal_triage_session")
+    assert cookie and "lead-key" not in cookie and "signal_triage_key" not in keyed.cookies
+    body, _, signature = cookie.partition(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert claims["k"] == "configured:dana" and claims["r"] == "lead" and isinstance(claims["iat"], int)
+    assert keyed.get("/v1/clusters").status_code == 200
+
+
+def test_tampered_session_cookie_is_refused(keyed: TestClient) -> None:
+    keyed.post("/login", data={"key": "view-key"})
+    cookie = keyed.cookies["signal_triage_session"]
+    body, _, signature = cookie.partition(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    promoted = (
+        base64.urlsafe_b64encode(json.dumps({**claims, "k": "configured:dana", "r": "lead"}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    for forged in (f"{promoted}.{signature}", f"{body}.{signature[:-2]}xx", body, "view-key"):
+        keyed.cookies.clear()
+        keyed.cookies.set("signal_triage_session", forged)
+        assert keyed.get("/v1/clusters").status_code == 401, forged
+        assert keyed.get("/", headers={"accept": "text/html"}).status_code == 401
+
+
+def test_session_from_another_secret_or_too_old_is_refused(keyed: TestClient) -> None:
+    from api.sessions import SessionClaims, sign_session
+
+    keyed.cookies.set(
+        "signal_triage_session",
+        sign_session("other", SessionClaims("configured:dana", "lead", int(time.time()))),
+    )
+    assert keyed.get("/v1/clusters").status_code == 401
+    secret = keyed.app.state.session_secret
+    old = sign_session(secret, SessionClaims("configured:dana", "lead", int(time.time()) - 13 * 3600))
+    keyed.cookies.set("signal_triage_session", old)
+    assert keyed.get("/v1/clusters").status_code == 401
+    fresh = sign_session(secret, SessionClaims("configured:dana", "lead", int(time.time())))
+    keyed.cookies.set("signal_triage_session", fresh)
+    assert keyed.get("/v1/clusters").status_code == 200
 
 
 def test_labels_export_csv_and_json(client: TestClient) -> None:

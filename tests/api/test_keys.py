@@ -85,6 +85,17 @@ def test_a_revoked_key_is_refused_and_the_server_stays_keyed(app: FastAPI, clien
     assert client.get("/v1/clusters").status_code == 401
 
 
+def test_revoking_a_stored_key_ends_its_ui_session(app: FastAPI, client: TestClient) -> None:
+    key = _create(app, "vic", "viewer")
+    client.post("/login", data={"key": key})
+    cookie = client.cookies["signal_triage_session"]
+    assert key not in cookie and key.split("_")[2] not in cookie
+    assert client.get("/v1/clusters").status_code == 200
+    with transaction(app.state.sessions) as session:
+        revoke_api_key(session, key.split("_")[1], NOW)
+    assert client.get("/v1/clusters").status_code == 401
+
+
 def test_ingest_key_pushes_posts_and_nothing_else(app: FastAPI, client: TestClient) -> None:
     headers = {"Authorization": f"Bearer {_create(app, 'forum-bridge', 'ingest')}"}
     pushed = client.post("/v1/posts", json=[POST], headers=headers)
@@ -98,7 +109,7 @@ def test_ingest_key_cannot_sign_in_to_the_web_ui(app: FastAPI, client: TestClien
     key = _create(app, "forum-bridge", "ingest")
     response = client.post("/login", data={"key": key}, follow_redirects=False)
     assert response.status_code == 303 and "error=" in response.headers["location"]
-    assert "signal_triage_key" not in response.cookies
+    assert "signal_triage_session" not in response.cookies
 
 
 def test_lead_may_not_push_posts(app: FastAPI, client: TestClient) -> None:

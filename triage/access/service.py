@@ -93,6 +93,14 @@ def find_api_key(session: Session, presented: str) -> StoredKey | None:
     return _view(row)
 
 
+def live_api_key(session: Session, key_id: str) -> StoredKey | None:
+    """The stored key with ``key_id`` if it is not revoked (a signed-in session names its key by id)."""
+    row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id))
+    if row is None or row.revoked_at is not None:
+        return None
+    return _view(row)
+
+
 def any_api_keys(session: Session) -> bool:
     """Whether a key was ever stored, revoked ones included: revoking the last key must not open
     the server to everyone."""

@@ -13,8 +13,11 @@ once any key has been created there, open mode is over even with none configured
 Roles: ``viewer`` reads everything; ``lead`` also records decisions (confirm, mute, merge, split,
 escalate, resolve, relabel); ``ingest`` may only push to the intake endpoints (``POST /v1/posts``,
 ``POST /v1/changes/{kind}``) and read nothing; ``admin`` may do everything.
-A key is sent as ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``; the web UI's sign-in
-form keeps it in an HttpOnly, SameSite=Strict cookie.
+A key is sent as ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. The web UI's sign-in
+form checks the key once and keeps only a signed session (which key, its role, when) in an HttpOnly,
+SameSite=Strict cookie, never the key itself. The signing secret is ``session_secret``
+(``SIGNAL_TRIAGE_API__SESSION_SECRET``); left unset, a random one is made per process, so every
+browser session then ends when the server restarts.
 """
 
 from __future__ import annotations
@@ -55,6 +58,14 @@ class ApiSettings(BaseModel):
         2.0, description="How often the server checks for board changes to push over server-sent events."
     )
     page_size: int = Field(50, description="Default page size of list endpoints (at most 500).")
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Secret signing the web UI's session cookie; unset: random per process, so "
+        "sessions end when the server restarts.",
+    )
+    session_max_age_seconds: int = Field(
+        12 * 3600, ge=60, description="How long a web UI sign-in lasts before the key is asked again."
+    )
 
     @property
     def open_mode(self) -> bool:
