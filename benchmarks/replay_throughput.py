@@ -53,7 +53,9 @@ def main() -> None:
         scenario = cut
 
     from classifier.analysis import load_analyzer
-    from classifier.encoder import load_sentence_encoder
+    from sentence_transformers import SentenceTransformer
+
+    from classifier.encoder import encoder_path
     from triage.replay.flow import replay_file
     from triage.settings import Settings
 
@@ -66,7 +68,7 @@ def main() -> None:
     result = replay_file(scenario, settings, analyzer)
     pipeline_seconds = time.perf_counter() - started
 
-    encoder = load_sentence_encoder()
+    encoder = SentenceTransformer(str(encoder_path()), device="cpu")
     encoder.encode(["warm up"] * 64, batch_size=32)
     started = time.perf_counter()
     encoder.encode(texts, batch_size=32, normalize_embeddings=True)

@@ -50,6 +50,8 @@ class Cluster:
     muted_until: float | None = None
     merged_into: str | None = None
     cannot_link: set[str] = field(default_factory=set)
+    #: since when an incident has been below the paging floor (None while it is still surging)
+    calm_since: float | None = None
 
     @property
     def first_post_at(self) -> float:

@@ -114,6 +114,7 @@ class TriageEngine:
             self._merge_signals(survivor, absorbed, now)
         for cluster in self.book.update_lifecycle(now):
             self._resolve_signal(cluster, now)
+        self._end_calm_incidents(now)
         for key in sorted(self.signal_of_cluster):
             if key not in self.signal_of_cluster:  # folded into another incident earlier in this pass
                 continue
@@ -176,6 +177,21 @@ class TriageEngine:
         cluster = self.book.resolve_key(cluster_key)
         self.book.retire(cluster)
         self._resolve_signal(cluster, now)
+
+    def _end_calm_incidents(self, now: float) -> None:
+        """An incident is over once its window has stopped being surprising against the baseline for
+        ``quiet_minutes_to_resolve``: everyday complaints that still resemble it must not keep the
+        page open for the rest of the day."""
+        calm_for = self.settings.clustering.quiet_minutes_to_resolve * 60
+        for cluster in [live for live in self.book.live if live.escalated]:
+            verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
+            if verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability:
+                cluster.calm_since = None
+                continue
+            cluster.calm_since = cluster.calm_since if cluster.calm_since is not None else now
+            if now - cluster.calm_since >= calm_for:
+                self.book.retire(cluster)
+                self._resolve_signal(cluster, now)
 
     # -- decisions -----------------------------------------------------------------------------
     def _consider_trigger(self, cluster: Cluster, now: float) -> None:
