@@ -8,6 +8,12 @@ this process. The baseline is a bare ``httpx`` POST loop; the outbox side is
 each, so nothing is coalesced), which adds claiming, ordering, the rate
 limiter, tenacity and recording every outcome in the database. The ratio says
 what that bookkeeping costs; the receiver's own cost is in both.
+
+In the same runs, an ``httpx.Client`` that times its own ``request`` calls (the
+whole HTTP call: building the request, the loopback round trip, reading the
+response) splits each side's wall time into inside and outside the HTTP call;
+"outside" is everything else: for the outbox, claiming, signing, tenacity, the
+rate limiter and the database writes.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -85,9 +93,43 @@ def sample_message(number: int) -> ImpactMessage:
     )
 
 
-def bare_loop(url: str, target: WebhookTarget, messages: list[ImpactMessage]) -> float:
-    """Messages per second of a plain signed POST loop (same bodies, same headers, one client)."""
-    with httpx.Client() as client:
+class TimedClient(httpx.Client):
+    """An ``httpx.Client`` that adds up the seconds spent inside its HTTP calls."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inside = 0.0
+        self.calls = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            self.inside += time.perf_counter() - started
+            self.calls += 1
+
+
+@dataclass
+class Run:
+    """Messages per second of one side and how its wall time splits around the HTTP call."""
+
+    messages: int
+    seconds: float
+    inside_http: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+    @property
+    def outside_share(self) -> float:
+        return max(0.0, self.seconds - self.inside_http) / self.seconds
+
+
+def bare_loop(url: str, messages: list[ImpactMessage]) -> Run:
+    """A plain POST loop (same bodies, one client), timed like the outbox side."""
+    with TimedClient() as client:
         started = time.perf_counter()
         for message in messages:
             body = message_body(message)
@@ -100,10 +142,10 @@ def bare_loop(url: str, target: WebhookTarget, messages: list[ImpactMessage]) ->
                 },
             )
             response.raise_for_status()
-        return len(messages) / (time.perf_counter() - started)
+        return Run(len(messages), time.perf_counter() - started, client.inside)
 
 
-def outbox_rate(database_url: str, settings: EscalationSettings, messages: list[ImpactMessage]) -> float:
+def outbox_rate(database_url: str, settings: EscalationSettings, messages: list[ImpactMessage]) -> Run:
     engine = create_db_engine(database_url)
     migrate(engine)
     sessions = session_factory(engine)
@@ -127,7 +169,9 @@ def outbox_rate(database_url: str, settings: EscalationSettings, messages: list[
                     decided_at=MOMENT,
                 )
             )
-    worker = DeliveryWorker(sessions, settings)
+    (config,) = settings.targets
+    client = TimedClient(timeout=config.timeout_seconds, follow_redirects=False)
+    worker = DeliveryWorker(sessions, settings, targets={config.name: WebhookTarget(config, client)})
     started = time.perf_counter()
     report = worker.deliver_until_empty()
     seconds = time.perf_counter() - started
@@ -139,7 +183,9 @@ def outbox_rate(database_url: str, settings: EscalationSettings, messages: list[
         raise SystemExit(
             f"outbox delivered {report.delivered} of {len(messages)} messages: {report.errors[:3]}"
         )
-    return len(messages) / seconds
+    if client.calls != len(messages):
+        raise SystemExit(f"expected {len(messages)} HTTP calls, timed {client.calls}")
+    return Run(len(messages), seconds, client.inside)
 
 
 def main() -> None:
@@ -169,14 +215,20 @@ def main() -> None:
         database = (
             f"sqlite:///{Path(folder) / 'bench.db'}" if arguments.database == "sqlite" else arguments.database
         )
-        bare_loop(url, WebhookTarget(config), messages[:20])  # warm up both paths
-        baseline = bare_loop(url, WebhookTarget(config), messages)
+        bare_loop(url, messages[:20])  # warm up both paths
+        baseline = bare_loop(url, messages)
         outbox = outbox_rate(database, settings, messages)
     server.shutdown()
     print(f"messages: {len(messages)}  database: {arguments.database}")
-    print(f"bare httpx POST loop : {baseline:8.1f} messages/s")
-    print(f"outbox delivery      : {outbox:8.1f} messages/s")
-    print(f"ratio outbox / bare  : {outbox / baseline:8.2f}")
+    print(f"bare httpx POST loop : {baseline.rate:8.1f} messages/s")
+    print(f"outbox delivery      : {outbox.rate:8.1f} messages/s")
+    print(f"ratio outbox / bare  : {outbox.rate / baseline.rate:8.2f}")
+    print(
+        f"share of time spent outside the HTTP call: outbox {outbox.outside_share:6.1%}"
+        f" ({(outbox.seconds - outbox.inside_http) / outbox.messages * 1000:.2f} ms/message outside,"
+        f" {outbox.inside_http / outbox.messages * 1000:.2f} ms inside);"
+        f" bare loop {baseline.outside_share:6.1%}"
+    )
 
 
 if __name__ == "__main__":

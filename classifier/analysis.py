@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifact import ModelArtifact, default_artifact_dir, load_artifact
+from classifier.artifact import ModelArtifact, ModelArtifactError, default_artifact_dir, load_artifact
 from classifier.encoder import SentenceEncoder, encode_normalized, load_sentence_encoder
 from classifier.language import detect_language
 from classifier.text import prepare_text
+
+__all__ = ["Analyzer", "ModelArtifactError", "PostAnalysis", "load_analyzer", "load_encoder_backend"]
 
 PROBLEM_LABEL = "problem"
 
@@ -90,11 +92,31 @@ class Analyzer:
         return results
 
 
-def load_analyzer(artifact_dir: Path | None = None) -> Analyzer:
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+
+
+def load_encoder_backend(backend: str = "torch") -> SentenceEncoder:
+    """Encoder backend by name.
+
+    ``torch``: the fp32 sentence-transformers reference. ``onnx-fp32``: the same graph in ONNX Runtime
+    (identical embeddings, somewhat faster on CPU). ``onnx-int8``: dynamic int8, fastest but its decisions
+    differ from fp32 on a few % of posts (see benchmarks/analysis_speed.py). The ONNX ones need ``onnx``
+    and ``onnxruntime`` and are built into the cache on first use.
+    """
+    if backend == "torch":
+        return load_sentence_encoder()
+    if backend in ("onnx-fp32", "onnx-int8"):
+        from classifier.onnx_backend import load_onnx_encoder
+
+        return load_onnx_encoder(quantized=backend == "onnx-int8")
+    raise ValueError(f"unknown encoder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def load_analyzer(artifact_dir: Path | None = None, backend: str = "torch") -> Analyzer:
     """Analyzer for ``artifact_dir`` (default: the committed default version).
 
     Raises :class:`classifier.artifact.ModelArtifactError` (a ``ValueError``) when the artifact is missing
     or corrupt; the artifact is verified before the (slower) encoder is loaded.
     """
     artifact = load_artifact(artifact_dir if artifact_dir is not None else default_artifact_dir())
-    return Analyzer(load_sentence_encoder(), artifact)
+    return Analyzer(load_encoder_backend(backend), artifact)

@@ -74,7 +74,7 @@ def save_artifact(directory: Path, artifact: ModelArtifact, model_card: str) -> 
         )
     weights_path = directory / WEIGHTS_FILE
     with weights_path.open("wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, allow_pickle=False, **arrays)
     manifest = dict(artifact.manifest)
     manifest.update(
         format_version=FORMAT_VERSION,

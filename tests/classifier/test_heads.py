@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classifier.heads import DenseHead, calibrate_binary, fit_logistic_head
+from classifier.heads import DenseHead, calibrate_binary, fit_logistic_head, fit_mlp_head
 from tests.classifier.factories import mlp_head, separable_embeddings
 
 
@@ -62,3 +62,12 @@ def test_dense_head_applies_relu_between_layers() -> None:
     (w1, b1), (w2, b2) = head.layers
     expected = np.maximum(x @ w1.T + b1, 0) @ w2.T + b2
     assert np.allclose(head.logits(x), expected, atol=1e-4)
+
+
+def test_mlp_head_is_reproducible_and_learns() -> None:
+    x, y = separable_embeddings(30, 2, seed=5)
+    targets = ["yes" if c else "no" for c in y]
+    first = fit_mlp_head(x, targets, ("no", "yes"), hidden=32, epochs=40, seed=3)
+    second = fit_mlp_head(x, targets, ("no", "yes"), hidden=32, epochs=40, seed=3)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first.layers, second.layers, strict=True))
+    assert sum(p == t for p, t in zip(first.predict(x), targets, strict=True)) / len(targets) > 0.9

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from classifier.training.data import ProblemExamples
-from classifier.training.train import TrainingOptions, train_problem_and_category
+from classifier.training.model_card import reproduce_flags
+from classifier.training.train import TrainingOptions, _dataset_weights, train_problem_and_category
 from tests.classifier.factories import separable_embeddings
 
 
@@ -34,12 +36,30 @@ def examples(split: str, seed: int) -> list[ProblemExamples]:
     return parts
 
 
-def test_problem_and_category_heads_learn_and_report_per_dataset() -> None:
+@pytest.mark.parametrize("head", ["logistic", "mlp"])
+def test_problem_and_category_heads_learn_and_report_per_dataset(head: str) -> None:
     data = examples("train", 1) + examples("validation", 2) + examples("test", 3)
-    problem, category, metrics = train_problem_and_category(data, TrainingOptions(problem_c_grid=(1.0,)))
+    options = TrainingOptions(problem_c_grid=(1.0,), problem_head=head, mlp_hidden=16, mlp_epochs=10)
+    problem, category, metrics = train_problem_and_category(data, options)
     assert set(metrics["test"]) == {"bank", "apps"}
     assert all(scores["f1"] > 0.9 for scores in metrics["test"].values())
     assert metrics["test"]["bank"]["category_accuracy"] > 0.9
     assert problem.labels == ("not_problem", "problem")
     assert problem.temperature != 1.0  # calibrated on validation
     assert "payment" in category.labels
+
+
+def test_dataset_weights_balance_datasets() -> None:
+    names = ["big"] * 90 + ["small"] * 10
+    equal = _dataset_weights(names, "equal")
+    assert equal[:90].sum() == pytest.approx(equal[90:].sum())
+    assert equal.mean() == pytest.approx(1.0)
+    sqrt = _dataset_weights(names, "sqrt")
+    assert sqrt[:90].sum() / sqrt[90:].sum() == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="unknown dataset weighting"):
+        _dataset_weights(names, "none")
+
+
+def test_model_card_reproduce_flags() -> None:
+    assert reproduce_flags({"problem_head": "mlp", "dataset_weighting": "equal"}) == ""
+    assert reproduce_flags({"seed": 13}) == " --problem-head logistic --dataset-weighting sqrt"

@@ -47,8 +47,8 @@ def train(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", help="Folder holding artifact versions.")
     ] = ARTIFACTS_DIR,
-    version: Annotated[str, typer.Option("--version", help="Version folder name to write, e.g. v2.")] = "v1",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the SemEval subsamples.")] = 13,
+    version: Annotated[str, typer.Option("--version", help="Version folder name to write, e.g. v2.")] = "v2",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the SemEval subsamples and the MLP.")] = 13,
     sentiment_sample: Annotated[
         int,
         typer.Option("--sentiment-sample", help="Sentiment training tweets from the SemEval pool; 0 = all."),
@@ -57,12 +57,29 @@ def train(
         int,
         typer.Option("--noise-sample", help="General tweets used as problem-report negatives (train part)."),
     ] = 6000,
+    problem_head: Annotated[
+        str, typer.Option("--problem-head", help="Problem head: mlp (v2 on) or logistic (v1).")
+    ] = "mlp",
+    dataset_weighting: Annotated[
+        str, typer.Option("--dataset-weighting", help="Problem rows per dataset: equal (v2 on) or sqrt (v1).")
+    ] = "equal",
     set_default: Annotated[
         bool, typer.Option("--set-default/--no-set-default", help="Point artifacts/DEFAULT at this version.")
     ] = False,
 ) -> None:
     """Train the heads on frozen MiniLM embeddings and write a versioned artifact with its model card."""
-    options = TrainingOptions(seed=seed, sentiment_sample=sentiment_sample, noise_sample=noise_sample)
+    if problem_head not in ("mlp", "logistic") or dataset_weighting not in ("equal", "sqrt"):
+        console.print(
+            "[red]error:[/red] --problem-head is mlp or logistic; --dataset-weighting is equal or sqrt"
+        )
+        raise typer.Exit(2)
+    options = TrainingOptions(
+        seed=seed,
+        sentiment_sample=sentiment_sample,
+        noise_sample=noise_sample,
+        problem_head=problem_head,
+        dataset_weighting=dataset_weighting,
+    )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=console, transient=False) as progress:

@@ -8,6 +8,11 @@ ticket — Zendesk posts whose external id is a ticket id — with one
 ``update_many`` call per 100 tickets: ``type=incident``, ``problem_id``, and
 tags added (``additional_tags``, which keeps the agents' own tags). Solving the
 problem ticket on resolve lets Zendesk solve the linked incidents with it.
+The resolving note is still internal (``public: false``) but opens with a
+public-ready reply draft (:func:`resolution_draft`, in customer words, no
+internal counts or causes) that a support lead can review and publish on the
+problem ticket, or paste into a macro; nothing is said to customers
+automatically.
 ``update_many`` runs as a background job in Zendesk; a member ticket that cannot
 change (closed) fails there without failing the delivery.
 
@@ -78,6 +83,27 @@ def note(message: ImpactMessage) -> str:
     return "\n".join(lines)
 
 
+#: the first line of the resolving note, above the draft a support lead may publish
+DRAFT_HEADING = "Draft public reply (review, then publish or apply as a macro):"
+
+
+def resolution_draft(message: ImpactMessage) -> str:
+    """A customer-facing reply announcing the resolution: service, what people saw, since when."""
+    service = message.service or "our service"
+    return (
+        f"We have resolved the issue affecting {service}. "
+        f"Since {message.onset:%Y-%m-%d %H:%M} UTC some customers were affected by: {message.summary}. "
+        f"Everything should work normally again as of {message.decided_at:%Y-%m-%d %H:%M} UTC. "
+        "We are sorry for the inconvenience; if you still see a problem, reply to this message "
+        "and we will look into it."
+    )
+
+
+def resolution_note(message: ImpactMessage) -> str:
+    """The internal note solving the problem ticket: the draft first, then the usual picture."""
+    return "\n".join([DRAFT_HEADING, "", resolution_draft(message), "", "---", note(message)])
+
+
 class ZendeskTarget(EscalationTarget):
     kind = "zendesk"
 
@@ -138,7 +164,8 @@ class ZendeskTarget(EscalationTarget):
         if message.action == "resolve":
             if problem is None:
                 return DeliveryReceipt(200, "no problem ticket to solve")
-            self.client.tickets.update(Ticket(id=problem.id, status="solved", comment=comment))
+            draft = Comment(body=resolution_note(message), public=False)
+            self.client.tickets.update(Ticket(id=problem.id, status="solved", comment=draft))
             return DeliveryReceipt(200, f"solved problem ticket {problem.id}")
         tags = [TAG, cluster_tag(message)]
         if problem is None:

@@ -1,8 +1,9 @@
 """A replay's escalations on the wire: nothing by default, everything with ``--deliver``, and the
-shared smoke scenario paging PagerDuty once per incident and resolving each.
+shared smoke scenario and fintech day paging PagerDuty once per incident and resolving each.
 
 The smoke scenario is analysed once per module (the slow part) and each test replays it again on a
-copy of that database, so only triage and delivery run per test.
+copy of that database, so only triage and delivery run per test. The fintech day (15k posts, a
+minute or two of analysis) is replayed once, by its own test.
 """
 
 from __future__ import annotations
@@ -164,10 +165,14 @@ class PagerDutyAlerts:
         self.stray_resolves: list[str] = []
         self.routing_keys: dict[str, set[str]] = {}
         self.component: dict[str, str] = {}
+        #: events that reached an alert after it had been resolved (a trigger there reopens it)
+        self.after_resolve: list[tuple[str, str]] = []
         is_open: dict[str, bool] = {}
         for event in events:
             key = event["dedup_key"]
             self.routing_keys.setdefault(key, set()).add(event["routing_key"])
+            if self.resolved[key]:
+                self.after_resolve.append((key, event["event_action"]))
             if event["event_action"] == "trigger":
                 if is_open.get(key):
                     self.updated[key] += 1
@@ -231,3 +236,65 @@ def test_the_smoke_day_pages_once_per_incident_and_resolves_each(
         assert all(row.status in (DELIVERED, SUPERSEDED) for row in updates), (
             "an update not sent was folded into the later message of the same alert"
         )
+
+
+FINTECH_ROUTING_KEY = "FintechRoutingKey0123456789abcde"
+
+
+@pytest.mark.slow
+def test_the_fintech_day_pages_once_per_escalation_and_mirrors_updates_and_resolves(
+    tmp_path: Path, analyzer: Any, shared_dir: Path
+) -> None:
+    """The issue's acceptance replay: ../shared/scenarios/fintech_day.jsonl through a loopback
+    PagerDuty Events API: one trigger per escalation in the report, its updates, and one resolve for
+    each signal the engine resolved."""
+    scenario = shared_dir / "scenarios" / "fintech_day.jsonl"
+    config = TargetSettings(name="pd", kind="pagerduty", routing_key=SecretStr(FINTECH_ROUTING_KEY))
+    escalation = EscalationSettings(targets=[config], public_base_url="https://triage.example.com")
+    database_url = f"sqlite:///{tmp_path / 'fintech.db'}"
+    settings = Settings(data_dir=tmp_path, database_url=database_url, escalation=escalation)
+    result = replay_file(scenario, settings, analyzer)
+
+    receiver = FakeEventsApi(Reply(202, {"status": "success", "message": "Event processed"}))
+    engine = create_db_engine(database_url)
+    clock = FakeClock()
+    worker = DeliveryWorker(
+        session_factory(engine),
+        escalation,
+        clock=clock,
+        sleeper=clock.sleep,
+        targets={"pd": PagerDutyTarget(config, transport=receiver.transport)},
+    )
+    report = worker.deliver_until_empty()
+    engine.dispose()
+    assert report.dead == 0, report.errors
+
+    rows = outbox(database_url)
+    assert rows and not [row for row in rows if row.status in OPEN_STATUSES], "the outbox drained"
+    alerts = PagerDutyAlerts(receiver.events())
+    signal_of = {row.delivery_key: row.signal_key for row in rows}
+    reported = result.engine.reported_signals()
+    assert len(result.report["escalations"]) == len(reported) > 0
+    for signal, escalation_entry in zip(reported, result.report["escalations"], strict=True):
+        opened = [key for key in alerts.opened if signal_of[key] == signal.dedup_key]
+        assert len(opened) == 1, f"{escalation_entry['cluster_id']}: one trigger per escalation, got {opened}"
+        assert alerts.component[opened[0]] == escalation_entry["service"]
+    merged = {key for key, signal in result.engine.signals.items() if signal.merged_into is not None}
+    assert {signal_of[key] for key in alerts.opened} <= {s.dedup_key for s in reported} | merged, (
+        "an alert opened only for a signal the report shows (or one merged into such a signal)"
+    )
+    assert all(count == 1 for count in alerts.opened.values()), "each alert opens exactly once"
+    # every incident of the day ends before midnight, so every alert is resolved exactly once
+    resolved_signals = {d.dedup_key for d in result.engine.decisions if d.action == "resolve"}
+    assert {signal_of[key] for key in alerts.opened} <= resolved_signals
+    assert alerts.resolved == Counter({key: 1 for key in alerts.opened}), "each alert is resolved once"
+    assert alerts.still_open == []
+    assert alerts.stray_resolves == []
+    assert alerts.after_resolve == [], "nothing reaches an alert after its resolve"
+    assert all(keys == {FINTECH_ROUTING_KEY} for keys in alerts.routing_keys.values()), (
+        "one routing key per alert"
+    )
+    updates = [row for row in rows if row.action == "update"]
+    assert updates, "the day's incidents grew (more authors, higher severity) and updated their alerts"
+    assert sum(alerts.updated.values()) == sum(row.status == DELIVERED for row in updates)
+    assert all(row.status in (DELIVERED, SUPERSEDED) for row in updates)

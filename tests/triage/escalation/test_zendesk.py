@@ -15,7 +15,7 @@ from responses import matchers
 from tests.triage.escalation.support import incident_key, messages
 from triage.escalation.base import PermanentDeliveryError, RetryableDeliveryError
 from triage.escalation.settings import TargetSettings
-from triage.escalation.zendesk import ZendeskTarget, cluster_tag
+from triage.escalation.zendesk import DRAFT_HEADING, ZendeskTarget, cluster_tag, resolution_draft
 
 API = "https://acme.zendesk.com/api/v2"
 TOKEN = "zd-token-0123456789"
@@ -99,7 +99,29 @@ def test_resolve_solves_the_problem_ticket() -> None:
     responses.get(f"{API}/tickets.json", json=search_reply([{"id": 501, "type": "problem"}]))
     responses.put(f"{API}/tickets/501.json", json=audit(501, status="solved"))
     target().deliver(resolve, None, NOW)
-    assert sent(1)["ticket"]["status"] == "solved"
+    assert [call.request.method for call in responses.calls] == ["GET", "PUT"]
+    solved = sent(1)["ticket"]
+    assert solved["status"] == "solved"
+
+
+@responses.activate
+def test_resolve_leaves_a_public_ready_reply_draft_as_an_internal_note() -> None:
+    resolve = messages()[-1]
+    responses.get(f"{API}/tickets.json", json=search_reply([{"id": 501, "type": "problem"}]))
+    responses.put(f"{API}/tickets/501.json", json=audit(501, status="solved"))
+    target().deliver(resolve, None, NOW)
+    assert responses.calls[1].request.url == f"{API}/tickets/501.json"
+    comment = sent(1)["ticket"]["comment"]
+    assert comment["public"] is False, "a draft: nothing reaches customers until a lead publishes it"
+    body = comment["body"]
+    assert body.startswith(DRAFT_HEADING)
+    draft = body.split("\n")[2]
+    assert draft == resolution_draft(resolve)
+    assert draft.startswith(f"We have resolved the issue affecting {resolve.service}.")
+    assert resolve.summary in draft and f"{resolve.onset:%Y-%m-%d %H:%M} UTC" in draft
+    internal = [resolve.link, *(cause.change for cause in resolve.likely_causes), "distinct customers"]
+    assert not [word for word in internal if word in draft], "the draft holds nothing internal"
+    assert resolve.link in body, "the internal picture follows the draft"
 
 
 @responses.activate
