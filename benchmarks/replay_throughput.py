@@ -52,9 +52,9 @@ def main() -> None:
                 target.write(line)
         scenario = cut
 
-    from classifier.analysis import load_analyzer
     from sentence_transformers import SentenceTransformer
 
+    from classifier.analysis import load_analyzer
     from classifier.encoder import encoder_path
     from triage.replay.flow import replay_file
     from triage.settings import Settings

@@ -41,7 +41,6 @@ class Cluster:
     vector_sum: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float64))
     centroid: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float32))
     recent_sum: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float64))
-    recent_centroid: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float32))
     recent_mean: np.ndarray = field(default_factory=lambda: np.zeros(384, dtype=np.float32))
     recent_weight: float = 0.0
     recent_at: float = 0.0
@@ -77,9 +76,6 @@ class Cluster:
         self.recent_sum += match_vector(post) * weight
         self.recent_weight += weight
         self.recent_mean = (self.recent_sum / self.recent_weight).astype(np.float32)
-        recent_norm = float(np.linalg.norm(self.recent_sum))
-        if recent_norm:
-            self.recent_centroid = (self.recent_sum / recent_norm).astype(np.float32)
         if self.members and post.time < self.members[-1].time:
             self.members.append(post)
             self.members.sort(key=lambda member: (member.time, member.post_id))
@@ -135,7 +131,7 @@ class ClusterBook:
     def _nearest_live(self, embedding: np.ndarray) -> Cluster | None:
         if not self.live:
             return None
-        similarities = self.recent_centroid_matrix() @ embedding
+        similarities = self.recent_mean_matrix() @ embedding
         best = int(np.argmax(similarities))
         cluster = self.live[best]
         needed = self.settings.hot_join_similarity if cluster.escalated else self.settings.join_similarity
@@ -149,7 +145,7 @@ class ClusterBook:
                 return self.live[hot_best]
         return None
 
-    def recent_centroid_matrix(self) -> np.ndarray:
+    def recent_mean_matrix(self) -> np.ndarray:
         if self._recent_stale or len(self._recent) != len(self.live):
             self._recent = (
                 np.stack([cluster.recent_mean for cluster in self.live])

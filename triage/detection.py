@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from triage.clustering import Cluster, match_vector
+from triage.clustering import Cluster
 from triage.history import ComplaintHistory
 from triage.settings import ClusteringSettings, PolicySettings
 
@@ -88,17 +88,9 @@ def evaluate_cluster(
     window_authors = len(cluster.authors_since(window_start))
     if window_authors < policy.min_distinct_authors:
         return DetectionVerdict(window_authors, float("nan"), 1.0, False)
-    # a past complaint counts as "the same kind" when it is as close to the cluster as its own recent
-    # members typically are: a loose cluster then has a broad baseline, a tight one a narrow one
-    closeness = [
-        float(match_vector(member) @ cluster.recent_mean)
-        for member in cluster.members[-200:]
-        if member.time >= window_start
-    ]
-    threshold = clustering.join_similarity
-    if policy.baseline_member_quantile is not None and closeness:
-        threshold = float(np.quantile(closeness, policy.baseline_member_quantile))
-    expected = expected_count(cluster.recent_mean, threshold, window_start, now, history, policy)
+    expected = expected_count(
+        cluster.recent_mean, clustering.join_similarity, window_start, now, history, policy
+    )
     probability = poisson_tail(window_authors, expected)
     return DetectionVerdict(
         window_authors, expected, probability, probability <= policy.max_false_alarm_probability

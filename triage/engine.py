@@ -70,6 +70,7 @@ class TriageEngine:
         self.signals: dict[str, Signal] = {}
         self.signal_of_cluster: dict[str, str] = {}
         self.generations: dict[str, int] = {}
+        self._labels: dict[str, tuple[int, str]] = {}
         self.decisions: list[SignalDecision] = []
         self.posts_seen = 0
         self.problem_posts = 0
@@ -184,7 +185,9 @@ class TriageEngine:
         page open for the rest of the day."""
         calm_for = self.settings.clustering.quiet_minutes_to_resolve * 60
         for cluster in [live for live in self.book.live if live.escalated]:
-            verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
+            verdict = evaluate_cluster(
+                cluster, now, self.history, self.settings.policy, self.settings.clustering
+            )
             if verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability:
                 cluster.calm_since = None
                 continue
@@ -306,6 +309,15 @@ class TriageEngine:
 
     # -- reading -------------------------------------------------------------------------------
     def cluster_label(self, cluster: Cluster) -> str:
+        """Its distinctive terms, computed once per cluster size (persisting and reporting both ask)."""
+        cached = self._labels.get(cluster.key)
+        if cached is not None and cached[0] == len(cluster.members):
+            return cached[1]
+        label = self._compute_label(cluster)
+        self._labels[cluster.key] = (len(cluster.members), label)
+        return label
+
+    def _compute_label(self, cluster: Cluster) -> str:
         texts = [member.text for member in cluster.members[-300:]]
         return label_for(self.background.distinctive_terms(texts), cluster.members[0].text)
 

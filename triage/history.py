@@ -87,10 +87,3 @@ class ComplaintHistory:
     def count(self, since: float, until: float) -> int:
         span = self._span(since, until)
         return span.stop - span.start
-
-    def count_similar(self, centroid: np.ndarray, threshold: float, since: float, until: float) -> int:
-        span = self._span(since, until)
-        if span.stop <= span.start:
-            return 0
-        similarities = self._vectors[span] @ centroid
-        return int(np.count_nonzero(similarities >= threshold))

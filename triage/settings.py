@@ -32,9 +32,6 @@ class ClusteringSettings(BaseModel):
         "members (not the cosine to a normalised centroid) keeps broad clusters from absorbing everything: a "
         "centroid of diverse posts is close to all of them.",
     )
-    baseline_similarity: float = Field(
-        0.55, description="Cosine to a cluster's centroid that counts a past complaint as the same kind."
-    )
     hot_join_similarity: float = Field(
         0.18, description="Join threshold for a cluster that is an incident signal: its wording is confirmed."
     )
@@ -96,11 +93,6 @@ class PolicySettings(BaseModel):
         3.0,
         description="Complaint history needed before anything can form a cluster or page: a baseline "
         "must exist first (a live source backfills the previous day on its first start).",
-    )
-    baseline_member_quantile: float | None = Field(
-        None,
-        description="Past complaints at least as close to a cluster as this quantile of its recent "
-        "members count towards its baseline.",
     )
     prior_share: float = Field(
         0.05,

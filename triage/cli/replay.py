@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -98,7 +99,7 @@ def _run(
             tenant=tenant,
             skip_invalid=skip_invalid,
             progress=progress,
-            timer=(lambda: 0.0) if no_timing else __import__("time").perf_counter,
+            timer=(lambda: 0.0) if no_timing else time.perf_counter,
         )
     write_report(result.report, report_path)
     if not quiet:

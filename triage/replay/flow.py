@@ -67,7 +67,6 @@ class ReplayResult:
     database_url: str
     engine: TriageEngine
     skipped: list[InvalidRecordError] = field(default_factory=list)
-    posts_read: int = 0
     #: seconds per stage (read and store, analyse, triage, persist), by the replay's timer
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -99,7 +98,6 @@ def replay_file(
         cursor = load_cursor(session, tenant, source_name)
     source = ReplayFileSource(path, skip_invalid=skip_invalid)
     skipped: list[InvalidRecordError] = []
-    posts_read = 0
     progress.stage("reading", None)
     for batch in source.read({"line": 0} if cursor.get("complete") else cursor):
         with transaction(sessions) as session:
@@ -108,7 +106,6 @@ def replay_file(
             store_changes(session, tenant, batch.changes)
             save_cursor(session, tenant, source_name, source.kind, batch.cursor, None)
         skipped.extend(batch.skipped)
-        posts_read += len(batch.posts)
         progress.advance(len(batch.posts) + len(batch.changes))
     with transaction(sessions) as session:
         save_cursor(session, tenant, source_name, source.kind, {"line": 0, "complete": True}, None)
@@ -128,7 +125,7 @@ def replay_file(
     stages["persist"] = timer() - mark
     report = build_report(engine, engine.posts_seen, timer() - started)
     db_engine.dispose()
-    return ReplayResult(report, tenant, settings.resolved_database_url, engine, skipped, posts_read, stages)
+    return ReplayResult(report, tenant, settings.resolved_database_url, engine, skipped, stages)
 
 
 def analyse_pending(
