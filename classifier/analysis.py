@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifact import ModelArtifact, ModelArtifactError, default_artifact_dir, load_artifact
+from classifier.artifact import ModelArtifact, ModelArtifactError, load_artifact
 from classifier.encoder import SentenceEncoder, encode_normalized, load_sentence_encoder
 from classifier.language import detect_language
 from classifier.text import prepare_text
+from classifier.versions import resolve_artifact_dir
 
 __all__ = ["Analyzer", "ModelArtifactError", "PostAnalysis", "load_analyzer", "load_encoder_backend"]
 
@@ -113,10 +114,12 @@ def load_encoder_backend(backend: str = "torch") -> SentenceEncoder:
 
 
 def load_analyzer(artifact_dir: Path | None = None, backend: str = "torch") -> Analyzer:
-    """Analyzer for ``artifact_dir`` (default: the committed default version).
+    """Analyzer for ``artifact_dir`` (default: the version in use in the bundled artifacts root).
 
+    ``artifact_dir`` is one version folder, or an artifacts root whose ``DEFAULT`` names the version in
+    use (so a service pointed at a root picks up ``triage model promote`` on its next start).
     Raises :class:`classifier.artifact.ModelArtifactError` (a ``ValueError``) when the artifact is missing
     or corrupt; the artifact is verified before the (slower) encoder is loaded.
     """
-    artifact = load_artifact(artifact_dir if artifact_dir is not None else default_artifact_dir())
+    artifact = load_artifact(resolve_artifact_dir(artifact_dir))
     return Analyzer(load_encoder_backend(backend), artifact)

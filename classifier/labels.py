@@ -163,6 +163,14 @@ def tizard_problem(label: str) -> bool | None:
     return label in TIZARD_PROBLEMS
 
 
+REVIEWED_DATASET = "reviewed_labels"
+
+
+def reviewed_problem(label: str) -> bool:
+    """People's labels from ``triage labels export``: ``problem``, ``not_problem`` or ``category:<name>``."""
+    return label != "not_problem"
+
+
 PROBLEM_MAPPINGS = {
     "banking77": banking77_problem,
     "nlbse24_issue_reports": nlbse24_problem,
@@ -171,6 +179,7 @@ PROBLEM_MAPPINGS = {
     "sanders_tech_tweets": sanders_problem,
     "semeval2017_task4a_devdata": semeval_problem,
     "tizard2019_forum_sentences": tizard_problem,
+    REVIEWED_DATASET: reviewed_problem,
 }
 
 
@@ -191,4 +200,9 @@ def problem_category(dataset: str, label: str) -> str | None:
         return BANKING77_PROBLEMS[label]
     if dataset == "airline_sentiment_2015":
         return AIRLINE_REASON_CATEGORIES[label.partition(":")[2]]
+    if dataset == REVIEWED_DATASET:
+        # a person's category counts only when it is one the category head knows; otherwise the post
+        # still teaches the problem head, and the category head skips it
+        name = label.partition(":")[2]
+        return name if name in CATEGORIES else None
     return "app_malfunction"

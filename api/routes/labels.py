@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import Principal, get_session, get_tenant, require, wall_clock
 from api.schemas import LabelIn, LabelOut
+from triage.actions.export import ExportFilter, data_card, export_bytes, export_rows, plain_rows
 from triage.actions.service import LabelRecord, label_post, post_labels
-from triage.storage.models import AnalysisRow, PostRow
 
 router = APIRouter(prefix="/v1", tags=["labels"])
-
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "source",
-    "external_id",
-    "text",
-    "label",
-    "is_problem",
-    "category",
-    "actor",
-    "labelled_at",
-    "model_version",
-    "model_problem_probability",
-    "model_category",
-    "model_sentiment",
-)
 
 
 @router.post("/posts/{post_id}/labels", response_model=LabelOut, status_code=201)
@@ -64,68 +48,42 @@ def labels(
     return post_labels(session, tenant, post_id or None)
 
 
-def export_rows(session: Session, tenant: str, history: bool) -> list[dict[str, object]]:
-    """One row per labelled post (its latest label) or, with ``history``, one per label given;
-    with the post's text and the model's own view beside the person's, for retraining and audit."""
-    records = post_labels(session, tenant)
-    if not history:
-        latest: dict[int, LabelRecord] = {}
-        for record in records:
-            latest[record.post_id] = record
-        records = sorted(latest.values(), key=lambda record: (record.created_at, record.id))
-    post_ids = sorted({record.post_id for record in records})
-    texts: dict[int, tuple[str, AnalysisRow | None]] = {}
-    for start in range(0, len(post_ids), 500):
-        chunk = post_ids[start : start + 500]
-        for post_id, text, post_analysis in session.execute(
-            select(PostRow.id, PostRow.text, AnalysisRow)
-            .outerjoin(AnalysisRow, AnalysisRow.post_id == PostRow.id)
-            .where(PostRow.id.in_(chunk))
-        ):
-            texts[post_id] = (text, post_analysis)
-    rows = []
-    for record in records:
-        text, analysis = texts.get(record.post_id, ("", None))
-        rows.append(
-            {
-                "source": record.source,
-                "external_id": record.external_id,
-                "text": text,
-                "label": record.label,
-                "is_problem": record.label != "not_problem",
-                "category": record.category,
-                "actor": record.actor,
-                "labelled_at": record.created_at.isoformat(),
-                "model_version": analysis.model_version if analysis else None,
-                "model_problem_probability": analysis.problem_probability if analysis else None,
-                "model_category": analysis.category if analysis else None,
-                "model_sentiment": analysis.sentiment if analysis else None,
-            }
-        )
-    return rows
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time given without an offset is UTC, like every stored time."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @router.get(
     "/labels/export",
     dependencies=[Depends(require("viewer"))],
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    responses={
+        200: {"content": {"text/csv": {}, "application/json": {}, "application/vnd.apache.parquet": {}}}
+    },
 )
 def export_labels(
     tenant: Annotated[str, Depends(get_tenant)],
     session: Annotated[Session, Depends(get_session)],
     format: Annotated[
-        Literal["csv", "json"], Query(description="csv (a spreadsheet or pandas) or json.")
+        Literal["csv", "json", "parquet"],
+        Query(description="csv (a spreadsheet or pandas), json, or parquet (typed columns, for notebooks)."),
     ] = "csv",
     history: Annotated[bool, Query(description="Every label given, not only each post's latest.")] = False,
+    since: Annotated[datetime | None, Query(description="Only posts created at or after this time.")] = None,
+    until: Annotated[datetime | None, Query(description="Only posts created before this time.")] = None,
+    source: Annotated[list[str] | None, Query(description="Only posts from these sources.")] = None,
 ) -> Response:
-    """Labelled posts for the data scientist's retraining notebook."""
-    rows = export_rows(session, tenant, history)
-    filename = f"labels-{tenant}.{format}"
-    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    """Reviewed labels (post relabels, confirmed and dismissed clusters) for the retraining notebook.
+
+    The data card (counts and class balance) comes in the ``X-Data-Card`` header as JSON.
+    """
+    filters = ExportFilter(_aware(since), _aware(until), tuple(source or ()), history)
+    rows = export_rows(session, tenant, filters)
+    card = data_card(rows, tenant, filters, wall_clock())
+    headers = {
+        "Content-Disposition": f'attachment; filename="labels-{tenant}.{format}"',
+        "X-Data-Card": json.dumps(card, separators=(",", ":"), ensure_ascii=True),
+    }
     if format == "json":
-        return JSONResponse(rows, headers=disposition)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+        return JSONResponse(plain_rows(rows), headers=headers)
+    media_type = "application/vnd.apache.parquet" if format == "parquet" else "text/csv; charset=utf-8"
+    return Response(export_bytes(rows, format), media_type=media_type, headers=headers)

@@ -27,7 +27,7 @@ from classifier.datasets import (
 from classifier.datasets.common import hash_split, normalize_for_dedup
 from classifier.embedding_cache import cached_embeddings
 from classifier.encoder import SentenceEncoder
-from classifier.labels import problem_category, problem_label
+from classifier.labels import REVIEWED_DATASET, problem_category, problem_label
 from classifier.text import prepare_text
 
 EncoderLoader = Callable[[], SentenceEncoder]
@@ -85,21 +85,49 @@ def _examples(dataset: str, records: list[LabelledText], embeddings: np.ndarray)
     ]
 
 
+def sample_per_split(records: list[LabelledText], max_per_split: int, seed: int) -> list[LabelledText]:
+    """At most ``max_per_split`` records per split, drawn with a seed per (dataset, split), in input order.
+
+    Small runs (tests, notebooks on ``SMALL=1``) and the benchmark's ``--sample`` draw the same rows for the
+    same seed, so their figures can be compared. ``0`` keeps everything.
+    """
+    if max_per_split <= 0:
+        return records
+    by_split: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        by_split.setdefault(record.split, []).append(index)
+    keep: list[int] = []
+    for split, indices in sorted(by_split.items()):
+        dataset = records[indices[0]].dataset
+        rng = random.Random(f"{seed}:{dataset}:{split}")
+        keep.extend(indices if len(indices) <= max_per_split else rng.sample(indices, max_per_split))
+    return [records[index] for index in sorted(keep)]
+
+
 def problem_examples(
     encoder: EncoderLoader,
     noise_sample: int,
     seed: int,
     semeval_pool: list[LabelledText] | None = None,
     progress: ProgressFactory | None = None,
+    max_per_split: int = 0,
+    splits: tuple[str, ...] = ("train", "validation", "test"),
+    extra: list[LabelledText] | None = None,
 ) -> list[ProblemExamples]:
     """Every dataset's problem examples per split, plus ``noise_sample`` general tweets as negatives.
 
     The noise sample is drawn (seeded) from the train part of the SemEval pool; its validation and test
     parts are capped at a quarter of ``noise_sample`` each, to measure false alarms on general chatter.
+    ``extra`` are further labelled records (people's reviewed labels, dataset ``reviewed_labels``).
+    ``max_per_split`` caps the rows of every split (small runs); ``splits`` limits which splits are
+    embedded at all (evaluation needs only ``test``). The defaults reproduce the committed artifacts.
     """
     result: list[ProblemExamples] = []
-    for dataset, loader in PROBLEM_DATASETS.items():
-        records = loader()
+    sources: list[tuple[str, Callable[[], list[LabelledText]]]] = list(PROBLEM_DATASETS.items())
+    if extra:
+        sources.append((REVIEWED_DATASET, lambda: list(extra)))
+    for dataset, loader in sources:
+        records = [r for r in sample_per_split(loader(), max_per_split, seed) if r.split in splits]
         result.extend(_examples(dataset, records, embed_records(records, dataset, encoder, progress)))
     pool = semeval_pool if semeval_pool is not None else load_semeval_pool()
     rng = random.Random(seed)
@@ -111,6 +139,9 @@ def problem_examples(
     ):
         members = [r for r in pool if hash_split(normalize_for_dedup(r.text)) == split]
         chosen = rng.sample(members, min(cap, len(members)))
-        noise.extend(LabelledText(r.id, r.text, r.label, split, NOISE_DATASET) for r in chosen)
+        if max_per_split > 0:
+            chosen = chosen[:max_per_split]
+        if split in splits:
+            noise.extend(LabelledText(r.id, r.text, r.label, split, NOISE_DATASET) for r in chosen)
     result.extend(_examples(NOISE_DATASET, noise, embed_records(noise, NOISE_DATASET, encoder, progress)))
     return result

@@ -12,6 +12,9 @@ DATASET_ROLES = {
     "airline_sentiment_2015": 'negative with a concrete reason vs neutral/positive; "Can\'t Tell" left out',
     "sanders_tech_tweets": "irrelevant/neutral/positive tech tweets as noise; negatives left out",
     "semeval2017_task4a_devdata": "general tweets of every sentiment as noise (seeded sample)",
+    "reviewed_labels": (
+        "people's relabels, confirmed and dismissed clusters (`triage labels export`, hash split)"
+    ),
 }
 
 
@@ -39,6 +42,24 @@ def problem_head_text(problem: dict[str, Any]) -> str:
     if problem.get("head") == "mlp":
         return "MLP with one hidden ReLU layer, datasets weighted equally"
     return f"logistic regression, C = {problem['regularization_c']}"
+
+
+def lineage_lines(manifest: dict[str, Any]) -> list[str]:
+    """Parent version, reviewed-labels file and sample caps: what a promotion decision needs to know."""
+    lines = ["", "## Lineage", "", f"- parent version: {manifest.get('parent') or 'none recorded'}"]
+    reviewed = manifest.get("training_data", {}).get("reviewed_labels")
+    if reviewed:
+        lines.append(
+            f"- reviewed labels: `{reviewed['file']}` (sha256 {reviewed['sha256'][:12]}…), "
+            f"{reviewed['rows']} rows, {reviewed['texts']} distinct texts, "
+            f"{reviewed['problems']} problem reports"
+        )
+    cap = manifest.get("training_options", {}).get("max_per_split", 0)
+    if cap:
+        lines.append(
+            f"- small run: at most {cap} rows per dataset and split; figures are not comparable to v2"
+        )
+    return lines
 
 
 def render_model_card(version: str, manifest: dict[str, Any]) -> str:
@@ -81,8 +102,11 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     for dataset, role in DATASET_ROLES.items():
+        if dataset == "reviewed_labels" and dataset not in problem["train_rows_per_dataset"]:
+            continue
         rows = problem["train_rows_per_dataset"].get(dataset, 0)
         lines.append(f"| {dataset} | {role} | {rows} |")
+    lines += lineage_lines(manifest)
     lines += [
         "",
         f"Sentiment: {sentiment['train_rows']} deduplicated SemEval 2013-2016 tweets (rows flagged as, or "

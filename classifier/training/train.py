@@ -39,8 +39,10 @@ from classifier.training.data import (
     ProgressFactory,
     embed_records,
     problem_examples,
+    sample_per_split,
 )
 from classifier.training.model_card import render_model_card
+from classifier.training.reviewed import ReviewedLabels
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 PROBLEM_LABELS = ("not_problem", "problem")
@@ -61,6 +63,7 @@ class TrainingOptions:
     dataset_weighting: str = "equal"  # "equal" or "sqrt" (v1)
     category_c: float = 2.0
     problem_threshold: float = 0.5
+    max_per_split: int = 0  # >0: at most this many rows per dataset and split (small runs: tests, notebooks)
 
 
 @dataclass
@@ -96,7 +99,8 @@ def train_sentiment(
     if options.sentiment_sample and options.sentiment_sample < len(pool):
         pool = random.Random(options.seed).sample(pool, options.sentiment_sample)
     train_x = embed_records(pool, "semeval2017_task4a_devdata", encoder, progress)
-    validation, test = load_tweeteval("validation"), load_tweeteval("test")
+    validation = sample_per_split(load_tweeteval("validation"), options.max_per_split, options.seed)
+    test = sample_per_split(load_tweeteval("test"), options.max_per_split, options.seed)
     validation_x = embed_records(validation, "tweeteval_sentiment", encoder, progress)
     test_x = embed_records(test, "tweeteval_sentiment", encoder, progress)
     validation_y = [r.label for r in validation]
@@ -197,7 +201,8 @@ def train_problem_and_category(
         assert best is not None
         validation_f1, problem_head, problem_c = best
 
-    problem_rows = [i for i, flag in enumerate(is_problem) if flag]
+    # a reviewed problem whose category is unknown to the head teaches the problem head only
+    problem_rows = [i for i, flag in enumerate(is_problem) if flag and categories[i]]
     category_head = fit_logistic_head(
         x[problem_rows],
         [categories[i] or "" for i in problem_rows],
@@ -209,7 +214,7 @@ def train_problem_and_category(
     for part in test:
         probability = problem_head.predict_proba(part.embeddings)[:, 1]
         scores = binary_scores(part.is_problem, list(probability >= options.problem_threshold))
-        problem_index = [i for i, flag in enumerate(part.is_problem) if flag]
+        problem_index = [i for i, flag in enumerate(part.is_problem) if flag and part.categories[i]]
         if problem_index:
             truth = [part.categories[i] or "" for i in problem_index]
             predicted = category_head.predict(part.embeddings[problem_index])
@@ -236,6 +241,19 @@ def false_alarm_rate(head: DenseHead, embeddings: np.ndarray, threshold: float) 
     return float((head.predict_proba(embeddings)[:, 1] >= threshold).mean())
 
 
+def training_data(
+    examples: list[ProblemExamples], sentiment_rows: int, reviewed: ReviewedLabels | None
+) -> dict[str, Any]:
+    """What a version was trained on, for its card and ``triage model list``: rows per dataset and split."""
+    rows: dict[str, dict[str, int]] = {}
+    for part in examples:
+        rows.setdefault(part.dataset, {})[part.split] = len(part.is_problem)
+    data: dict[str, Any] = {"problem_rows": rows, "sentiment_rows": sentiment_rows}
+    if reviewed is not None:
+        data["reviewed_labels"] = dict(reviewed.source)
+    return data
+
+
 def train_artifact(
     output_dir: Path = ARTIFACTS_DIR,
     version: str = "v2",
@@ -244,11 +262,16 @@ def train_artifact(
     set_default: bool = False,
     encoder: EncoderLoader | None = None,
     log: Callable[[str], None] | None = None,
+    reviewed: ReviewedLabels | None = None,
+    parent: str | None = None,
 ) -> TrainingReport:
     """Train all heads, evaluate on held-out test parts, write ``output_dir/<version>/``.
 
     ``progress(pool, n_texts)`` may return a per-batch callback for encoding (only uncached texts are
-    encoded). ``set_default`` also points ``output_dir/DEFAULT`` at this version.
+    encoded). ``set_default`` also points ``output_dir/DEFAULT`` at this version (prefer
+    ``triage model promote``, which evaluates and logs). ``reviewed`` adds people's labels (a
+    ``triage labels export``) as one more dataset; ``parent`` is the version this one is meant to replace.
+    Both, with the rows drawn from every dataset, are recorded in the manifest's lineage.
     """
     options = options or TrainingOptions()
     say = log or (lambda message: None)
@@ -262,9 +285,16 @@ def train_artifact(
     say("training sentiment head")
     sentiment_head, sentiment_metrics = train_sentiment(lazy_encoder, options, progress)
     say("training problem and category heads")
-    examples = problem_examples(lazy_encoder, options.noise_sample, options.seed, progress=progress)
+    examples = problem_examples(
+        lazy_encoder,
+        options.noise_sample,
+        options.seed,
+        progress=progress,
+        max_per_split=options.max_per_split,
+        extra=reviewed.records if reviewed else None,
+    )
     problem_head, category_head, problem_metrics = train_problem_and_category(examples, options)
-    tweeteval_test = load_tweeteval("test")
+    tweeteval_test = sample_per_split(load_tweeteval("test"), options.max_per_split, options.seed)
     problem_metrics["tweeteval_test_flagged_rate"] = false_alarm_rate(
         problem_head,
         embed_records(tweeteval_test, "tweeteval_sentiment", lazy_encoder, progress),
@@ -280,6 +310,8 @@ def train_artifact(
         "problem_threshold": options.problem_threshold,
         "training_options": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(options).items()},
         "metrics": metrics,
+        "parent": parent,
+        "training_data": training_data(examples, sentiment_metrics["train_rows"], reviewed),
     }
     artifact = ModelArtifact(
         version, problem_head, category_head, sentiment_head, options.problem_threshold, manifest

@@ -32,6 +32,7 @@ _GROUPS = (
     ("triage.cli.outbox", "outbox_app", "outbox"),
     ("triage.cli.sources", "sources_app", "sources"),
     ("triage.cli.keys", "keys_app", "keys"),
+    ("triage.cli.labels", "labels_app", "labels"),
 )
 
 

@@ -1,6 +1,9 @@
-"""`triage model ...`: train (and later promote) classifier artifacts.
+"""`triage model ...`: train, list, evaluate, promote and roll back classifier versions.
 
-Presentation only: the work is :func:`classifier.training.train_artifact`, the same function notebooks call.
+Presentation only: training is :func:`classifier.training.train_artifact` (the same function the notebooks
+call), versions and the promotions log are :mod:`classifier.versions`, the comparison is
+:func:`triage.replay.model_evaluation.compare_candidate`. The artifacts root is ``--artifacts-root``, else
+the one ``SIGNAL_TRIAGE_MODEL_DIR`` designates, else the bundled ``classifier/artifacts``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from classifier.artifact import ModelArtifactError
-from classifier.paths import ARTIFACTS_DIR, SharedDataMissingError
+from classifier.paths import SharedDataMissingError
 from classifier.training import TrainingOptions, train_artifact
+from classifier.training.reviewed import load_reviewed_labels
+from classifier.versions import current_version
+from triage.cli.model_versions import configured_root, register_version_commands
 
 model_app = typer.Typer(help="Train and inspect the post classifier (problem report, category, sentiment).")
 console = Console(stderr=True, soft_wrap=True)
@@ -23,7 +29,7 @@ console = Console(stderr=True, soft_wrap=True)
 
 @model_app.callback()
 def model_group() -> None:
-    """Train and inspect the post classifier (keeps `train` a subcommand while it is the only one)."""
+    """Train, evaluate, promote and roll back classifier versions."""
 
 
 def _progress_factory(progress: Progress) -> Callable[[str, int], Callable[[int], None]]:
@@ -45,8 +51,13 @@ def _progress_factory(progress: Progress) -> Callable[[str, int], Callable[[int]
 @model_app.command("train")
 def train(
     output_dir: Annotated[
-        Path, typer.Option("--output-dir", help="Folder holding artifact versions.")
-    ] = ARTIFACTS_DIR,
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            "--artifacts-root",
+            help="Artifacts root to write into; default: the configured one.",
+        ),
+    ] = None,
     version: Annotated[str, typer.Option("--version", help="Version folder name to write, e.g. v2.")] = "v2",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the SemEval subsamples and the MLP.")] = 13,
     sentiment_sample: Annotated[
@@ -64,8 +75,24 @@ def train(
         str, typer.Option("--dataset-weighting", help="Problem rows per dataset: equal (v2 on) or sqrt (v1).")
     ] = "equal",
     set_default: Annotated[
-        bool, typer.Option("--set-default/--no-set-default", help="Point artifacts/DEFAULT at this version.")
+        bool,
+        typer.Option(
+            "--set-default/--no-set-default",
+            help="Point DEFAULT at this version without evaluation or log (prefer `triage model promote`).",
+        ),
     ] = False,
+    reviewed_labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--reviewed-labels", help="A `triage labels export` file (.parquet/.csv) to train on too."
+        ),
+    ] = None,
+    parent: Annotated[
+        str | None, typer.Option("--parent", help="Version this one replaces; default: the one in use.")
+    ] = None,
+    max_per_split: Annotated[
+        int, typer.Option("--max-per-split", help="At most this many rows per dataset and split; 0 = all.")
+    ] = 0,
 ) -> None:
     """Train the heads on frozen MiniLM embeddings and write a versioned artifact with its model card."""
     if problem_head not in ("mlp", "logistic") or dataset_weighting not in ("equal", "sqrt"):
@@ -79,17 +106,27 @@ def train(
         noise_sample=noise_sample,
         problem_head=problem_head,
         dataset_weighting=dataset_weighting,
+        max_per_split=max_per_split,
     )
+    root = configured_root(output_dir)
+    if parent is None:
+        try:
+            parent = current_version(root)
+        except ModelArtifactError:
+            parent = None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=console, transient=False) as progress:
+            reviewed = load_reviewed_labels(reviewed_labels) if reviewed_labels else None
             report = train_artifact(
-                output_dir,
+                root,
                 version,
                 options,
                 progress=_progress_factory(progress),
                 set_default=set_default,
                 log=lambda message: progress.console.log(message),
+                reviewed=reviewed,
+                parent=parent,
             )
     except (SharedDataMissingError, ModelArtifactError) as error:
         console.print(f"[red]error:[/red] {error}")
@@ -99,3 +136,6 @@ def train(
     for dataset, scores in report.metrics["problem"]["test"].items():
         flagged = 100 * scores["flagged_rate"]
         console.print(f"  problem F1 {dataset}: {scores['f1']:.3f} (flagged {flagged:.1f} %)")
+
+
+register_version_commands(model_app)
