@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.limits import BodyLimitMiddleware
 from api.problems import register_problem_handlers
 from api.security import SecurityHeadersMiddleware
 from api.sessions import random_secret
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # no configured secret: a random one for this process, so UI sessions end on restart
         app.state.session_secret = random_secret()
     register_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for name in ROUTERS:

@@ -219,6 +219,10 @@ def get_tenant(
     return tenants[0] if tenants else "default"
 
 
+#: the largest offset a list takes: beyond any real list, and within every database's integers
+MAX_OFFSET = 2**31 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Paging:
     limit: int
@@ -231,7 +235,7 @@ def get_paging(
         int | None, Query(ge=1, le=500, description="Items per page (default from settings, at most 500).")
     ] = None,
     offset: Annotated[
-        int, Query(ge=0, description="Items to skip; use the previous page's next_offset.")
+        int, Query(ge=0, le=MAX_OFFSET, description="Items to skip; use the previous page's next_offset.")
     ] = 0,
 ) -> Paging:
     return Paging(limit or min(api.page_size, 500), offset)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from triage.actions.service import ActionError, NotFoundError
-from triage.errors import TriageError
+from triage.errors import StorageError, TriageError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://signal-triage.dev/problems/"
@@ -102,7 +102,7 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
     return problem_response(
         request,
         error.status_code,
-        _kind_for(error.status_code),
+        getattr(error, "kind", None) or _kind_for(error.status_code),
         detail,
         headers=getattr(error, "headers", None),
     )
@@ -123,13 +123,37 @@ async def _on_validation_error(request: Request, error: Exception) -> Response:
 async def _on_triage_error(request: Request, error: Exception) -> Response:
     if isinstance(error, NotFoundError):
         return problem_response(request, 404, "not-found", str(error))
+    if isinstance(error, StorageError):
+        # the database cannot be written (full disk, read-only file): the server's problem, not the request's
+        return problem_response(
+            request,
+            503,
+            "storage-unavailable",
+            str(error),
+            title="Storage unavailable",
+            headers={"Retry-After": "60"},
+        )
     if isinstance(error, ActionError):
         return problem_response(request, 409, "action-refused", str(error), title="Action refused")
     return problem_response(request, 400, "bad-request", str(error))
 
 
+async def _on_overflow(request: Request, error: Exception) -> Response:
+    """A number or date in the request too large for Python's dates or the database's integers
+    (an id of 10**20, a mute of 10**300 minutes): the request's fault, so a 422, never a 500.
+    Routes bound their numbers where they can; this answers for any that does not."""
+    return problem_response(
+        request,
+        422,
+        "value-out-of-range",
+        f"a number or date in the request is out of range ({error}); send a smaller value",
+        title="Value out of range",
+    )
+
+
 def register_problem_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` with problem details."""
+    app.add_exception_handler(OverflowError, _on_overflow)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

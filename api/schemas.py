@@ -147,12 +147,19 @@ class ClusterDetailOut(BaseModel):
     actions: list[ActionOut]
 
 
+#: ten years: a longer mute is "until unmuted", and a far larger one has no date at all
+MAX_MUTE_MINUTES = 10 * 366 * 24 * 60
+
+
 class ActionIn(BaseModel):
     """A support lead's decision about a cluster."""
 
     action: Literal["confirm", "mute", "unmute", "merge", "split", "escalate", "resolve"]
     expires_in_minutes: float | None = Field(
-        None, gt=0, description="mute only: how long; leave out to mute until unmuted."
+        None,
+        gt=0,
+        le=MAX_MUTE_MINUTES,
+        description="mute only: how long (at most ten years); leave out to mute until unmuted.",
     )
     target_cluster_key: str | None = Field(None, description="merge only: the cluster that absorbs this one.")
     post_ids: list[int] = Field(

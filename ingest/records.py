@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ChangeKind = Literal["deploy", "config", "flag", "alert"]
 
@@ -20,10 +20,50 @@ def _as_utc(value: datetime) -> datetime:
     mixing naive and aware datetimes would make event-time ordering crash."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01 east of UTC or 9999-12-31 west of it has no UTC datetime
+        raise ValueError("the time is out of range once converted to UTC") from None
 
 
-class Service(BaseModel):
+def storable_text(value: str) -> str:
+    """``value`` without NUL characters and with unpaired surrogates replaced by U+FFFD.
+
+    Both arrive easily (a NUL escape or a lone high-surrogate escape in JSON) and neither can be stored:
+    PostgreSQL refuses NUL in text and in JSON, and no database takes a surrogate that is not
+    valid UTF-8. Cleaning them at the boundary keeps the rest of a customer's words.
+    """
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # only surrogates fail to encode
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def _storable(value: Any) -> Any:
+    """``storable_text`` applied to every string inside ``value`` (keys of mappings included)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(item) for item in value]
+    return value
+
+
+class _StorableRecord(BaseModel):
+    """Every string of a record is cleaned with ``storable_text`` before validation."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_strings(cls, data: Any) -> Any:
+        return _storable(data) if isinstance(data, dict) else data
+
+
+class Service(_StorableRecord):
     """One entry of the service catalog: what customers call a part of the product."""
 
     model_config = ConfigDict(frozen=True)
@@ -39,7 +79,7 @@ class Service(BaseModel):
         return ". ".join(part for part in parts if part)
 
 
-class Post(BaseModel):
+class Post(_StorableRecord):
     """A customer's words from any channel (a tweet, a ticket, a forwarded message)."""
 
     model_config = ConfigDict(frozen=True)
@@ -56,7 +96,7 @@ class Post(BaseModel):
     _utc = field_validator("created_at")(_as_utc)
 
 
-class ChangeEvent(BaseModel):
+class ChangeEvent(_StorableRecord):
     """Something the company did or noticed: a deploy, config change, flag flip or alert.
 
     Alerts are kept because they measure how late monitoring was; they are

@@ -16,11 +16,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import require
+from api.deps import require, wall_clock
+from api.limits import limit_webhook
 from api.problems import problem_response
 from api.routes.intake import BodyTooLarge, read_limited_body
 from ingest.errors import InvalidRecordError, WebhookRejectedError
 from ingest.feeds.registry import FEEDS
+from ingest.feeds.standard_webhooks import ReplayGuard
 from triage.ingestion import receive_changes
 from triage.sources_settings import sources_settings
 from triage.storage.database import transaction
@@ -30,7 +32,9 @@ router = APIRouter(prefix="/v1", tags=["changes"])
 
 
 @router.post(
-    "/changes/{kind}", summary="Receive a change-feed webhook (github, alertmanager, pagerduty, generic)"
+    "/changes/{kind}",
+    summary="Receive a change-feed webhook (github, alertmanager, pagerduty, generic)",
+    dependencies=[Depends(limit_webhook)],
 )
 async def post_change(kind: str, request: Request) -> Response:
     config = sources_settings(request.app.state.settings)
@@ -62,7 +66,15 @@ async def post_change(kind: str, request: Request) -> Response:
             title="Request body too large",
             detail=f"the body is over {config.webhook_max_body_bytes} bytes",
         )
-    feed = feed_class(config.catalog.service_map(), secret.get_secret_value() if secret else None)
+    guard: ReplayGuard | None = getattr(request.app.state, "webhook_replay_guard", None)
+    if guard is None:
+        guard = request.app.state.webhook_replay_guard = ReplayGuard()
+    feed = feed_class(
+        config.catalog.service_map(),
+        secret.get_secret_value() if secret else None,
+        clock=wall_clock,
+        replay_guard=guard,
+    )
     headers = {key.lower(): value for key, value in request.headers.items()}
     try:
         delivery = feed.receive(raw, headers)

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import require
+from api.limits import limit_intake
 from api.problems import problem_response
 from ingest.sources.http_intake import parse_intake
 from triage.ingestion import receive_posts
@@ -52,8 +53,9 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     responses={
         413: {"description": "Body too large"},
         422: {"description": "Invalid posts; nothing was stored"},
+        429: {"description": "Too many requests from this key; see Retry-After"},
     },
-    dependencies=[Depends(require("ingest"))],
+    dependencies=[Depends(require("ingest")), Depends(limit_intake)],
 )
 async def post_posts(request: Request) -> Response:
     config = sources_settings(request.app.state.settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from api.deps import Paging, get_paging, get_session, get_tenant, require
@@ -41,7 +41,7 @@ def posts(
 
 @router.get("/{post_id}", response_model=PostOut)
 def post(
-    post_id: int,
+    post_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     tenant: Annotated[str, Depends(get_tenant)],
     session: Annotated[Session, Depends(get_session)],
 ) -> object:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ingest.errors import InvalidRecordError
-from ingest.feeds.base import ChangeFeed, FeedDelivery, digest_id, require
+from ingest.feeds.base import ChangeFeed, FeedDelivery, digest_id, mapping_at, require, text_or_none
 from ingest.records import ChangeEvent
 
 _NOT_ENDED = "0001-01-01"
@@ -26,23 +26,30 @@ class AlertmanagerFeed(ChangeFeed):
         alerts = require(body, "alerts")
         if not isinstance(alerts, list):
             raise InvalidRecordError("alerts", "must be a list")
-        common = body.get("commonLabels") or {}
+        common = mapping_at(body, "commonLabels")
         changes = []
         for index, alert in enumerate(alerts):
             if not isinstance(alert, dict):
                 raise InvalidRecordError(f"alerts.{index}", "must be an object")
             labels = {
-                str(key): str(value) for key, value in ({**common, **(alert.get("labels") or {})}).items()
+                str(key): str(value) for key, value in ({**common, **mapping_at(alert, "labels")}).items()
             }
-            annotations = alert.get("annotations") or {}
+            annotations = mapping_at(alert, "annotations")
             name = labels.get("alertname", "alert")
-            text = annotations.get("summary") or annotations.get("description") or ""
+            text = (
+                text_or_none(annotations.get("summary")) or text_or_none(annotations.get("description")) or ""
+            )
             summary = f"{name}: {text}" if text else name
             starts_at = alert.get("startsAt")
             if not starts_at:
                 raise InvalidRecordError(f"alerts.{index}.startsAt", "required field is missing")
             ends_at = alert.get("endsAt")
-            resolved = alert.get("status") == "resolved" and ends_at and not ends_at.startswith(_NOT_ENDED)
+            resolved = (
+                alert.get("status") == "resolved"
+                and isinstance(ends_at, str)
+                and bool(ends_at)
+                and not ends_at.startswith(_NOT_ENDED)
+            )
             fingerprint = alert.get("fingerprint") or digest_id("labels", labels)
             changes.append(
                 ChangeEvent(

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ingest.errors import InvalidRecordError
-from ingest.feeds.base import ChangeFeed, FeedDelivery, digest_id
+from ingest.feeds.base import ChangeFeed, FeedDelivery, digest_id, text_or_none
 from ingest.records import ChangeEvent
 
 
@@ -32,7 +32,7 @@ class GenericChangeFeed(ChangeFeed):
         raw_labels = item.get("labels")
         labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
         service = item.get("service") or self.services.resolve(
-            repository=item.get("repository"),
+            repository=text_or_none(item.get("repository")),
             labels={str(k): str(v) for k, v in labels.items()},
             text=summary,
         )

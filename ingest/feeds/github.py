@@ -15,8 +15,8 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from ingest.errors import WebhookRejectedError
-from ingest.feeds.base import ChangeFeed, FeedDelivery, require
+from ingest.errors import InvalidRecordError, WebhookRejectedError
+from ingest.feeds.base import ChangeFeed, FeedDelivery, mapping_at, require, text_or_none
 from ingest.records import ChangeEvent
 
 _TERMINAL_STATES = {"success", "failure", "error"}
@@ -43,13 +43,16 @@ class GitHubDeploymentFeed(ChangeFeed):
             return FeedDelivery(ignored=f"event {event!r} is not deployment_status")
         status = require(body, "deployment_status")
         state = require(body, "deployment_status.state")
-        if state not in _TERMINAL_STATES:
-            return FeedDelivery(ignored=f"deployment state {state!r} is not final")
-        deployment = require(body, "deployment")
-        repository = require(body, "repository.full_name")
+        if not isinstance(state, str) or state not in _TERMINAL_STATES:
+            return FeedDelivery(ignored=f"deployment state {str(state)[:50]!r} is not final")
+        require(body, "deployment.id")
+        deployment = mapping_at(body, "deployment")
+        repository = text_or_none(require(body, "repository.full_name"))
+        if repository is None:
+            raise InvalidRecordError("repository.full_name", "must be a string")
         environment = status.get("environment") or deployment.get("environment") or "an environment"
-        ref = deployment.get("ref") or ""
-        sha = (deployment.get("sha") or "")[:7]
+        ref = text_or_none(deployment.get("ref")) or ""
+        sha = (text_or_none(deployment.get("sha")) or "")[:7]
         what = f"{ref} ({sha})" if ref and sha else ref or sha or f"deployment {deployment.get('id')}"
         verb = "deployed" if state == "success" else f"deploy {state}:"
         summary = f"{repository} {verb} {what} to {environment}"

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ingest.feeds.base import ChangeFeed, FeedDelivery, digest_id, require
+from ingest.errors import InvalidRecordError
+from ingest.feeds.base import ChangeFeed, FeedDelivery, digest_id, require, text_or_none
 from ingest.records import ChangeEvent
 
 _KINDS = {"deploy", "config", "flag"}
@@ -23,22 +24,26 @@ class PagerDutyChangeFeed(ChangeFeed):
 
     def parse(self, body: Any, headers: Mapping[str, str]) -> FeedDelivery:
         payload = require(body, "payload")
-        summary = require(body, "payload.summary")
+        summary = text_or_none(require(body, "payload.summary"))
+        if summary is None:
+            raise InvalidRecordError("payload.summary", "must be a string")
         details = payload.get("custom_details") or {}
         if not isinstance(details, dict):
             details = {}
-        kind = details.get("kind") if details.get("kind") in _KINDS else "deploy"
+        kind = text_or_none(details.get("kind"))
+        kind = kind if kind in _KINDS else "deploy"
         labels = {"service": str(details["service"])} if details.get("service") else {}
         if payload.get("source"):
             labels.setdefault("app", str(payload["source"]))
-        links = body.get("links") or []
-        url = links[0].get("href") if links and isinstance(links[0], dict) else None
+        links = body.get("links")
+        first = links[0] if isinstance(links, list) and links else None
+        url = first.get("href") if isinstance(first, dict) else None
         content = {key: value for key, value in body.items() if key != "routing_key"}
         change = ChangeEvent.model_validate(
             {
                 "external_id": digest_id("pagerduty", content),
                 "service": self.services.resolve(
-                    repository=details.get("repository"), labels=labels, text=summary
+                    repository=text_or_none(details.get("repository")), labels=labels, text=summary
                 ),
                 "kind": kind,
                 "summary": summary,

@@ -105,28 +105,39 @@ class ReplayFileSource(Source):
             yield batch
 
     def _lines(self, start_line: int) -> Iterator[tuple[int, Any]]:
+        is_csv = self.path.suffix.lower() == ".csv"
         try:
-            handle = self.path.open(encoding="utf-8", newline="")
+            # JSONL is read as bytes and decoded line by line, so one line that is not UTF-8 is one
+            # invalid record, not the end of the file
+            handle = self.path.open(encoding="utf-8", newline="") if is_csv else self.path.open("rb")
         except OSError as error:
             raise SourceUnavailableError(self.path, error.strerror or str(error)) from error
         with handle:
-            if self.path.suffix.lower() == ".csv":
+            if is_csv:
                 yield from self._csv_lines(handle, start_line)
             else:
                 yield from self._jsonl_lines(handle, start_line)
 
     def _jsonl_lines(self, handle: Any, start_line: int) -> Iterator[tuple[int, Any]]:
-        for line_number, line in enumerate(handle, start=1):
+        for line_number, raw in enumerate(handle, start=1):
             if line_number <= start_line:
                 continue
             location = f"{self.path}:{line_number}"
-            if not line.strip():
+            if not raw.strip():
                 yield line_number, lambda: None
                 continue
-            yield line_number, lambda line=line, location=location: self._parse_json(line, location)
+            first = line_number == 1  # a byte-order mark may open the file
+            yield (
+                line_number,
+                lambda raw=raw, location=location, first=first: self._parse_json(raw, location, first),
+            )
 
     @staticmethod
-    def _parse_json(line: str, location: str) -> Post | ChangeEvent | Service:
+    def _parse_json(raw: bytes, location: str, first: bool = False) -> Post | ChangeEvent | Service:
+        try:
+            line = raw.decode("utf-8-sig" if first else "utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidRecordError(location, f"not valid UTF-8 (byte {error.start + 1})") from None
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as error:

@@ -66,6 +66,22 @@ class ApiSettings(BaseModel):
     session_max_age_seconds: int = Field(
         12 * 3600, ge=60, description="How long a web UI sign-in lasts before the key is asked again."
     )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body of any route (413 beyond it); the intake routes take up to "
+        "sources.intake_max_body_bytes / sources.webhook_max_body_bytes when those are larger.",
+    )
+    intake_rate_per_second: float = Field(
+        20.0,
+        gt=0,
+        description="Requests per second each caller may make to POST /v1/posts (per API key) and to each "
+        "change webhook (per feed and address); 429 with Retry-After beyond it. A request carries up to "
+        "sources.intake_max_posts posts, so 20/s is far more than any bridge needs.",
+    )
+    intake_burst: int = Field(
+        100, ge=1, description="Requests a caller may make at once before intake_rate_per_second applies."
+    )
 
     @property
     def open_mode(self) -> bool:

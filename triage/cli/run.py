@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ingest.errors import SourceAuthError, SourceConfigError
 from ingest.sources.base import Source, SourceBatch
 from triage.cli.sources import pull_summary
+from triage.errors import StorageError
 from triage.ingestion import PullResult, build_source, pull_source, scheduled_sources, source_kind
 from triage.settings import Settings
 from triage.sources_settings import sources_settings
@@ -92,7 +93,10 @@ def run_schedule(
 
     A job failing for a reason a person must fix (a rejected token, a missing
     setting) leaves the schedule; any other failure (a 5xx, a dropped
-    connection) is reported and the job tried again after its interval.
+    connection) is reported and the job tried again after its interval. A
+    database that cannot be written (full disk, read-only file) ends the whole
+    schedule with ``StorageError``: every job needs it, and looping would only
+    hide the problem.
     ``once`` runs every job one time and returns.
     """
     active = list(jobs)
@@ -106,6 +110,8 @@ def run_schedule(
                 retry_at = job.work()
             except StopRequested:
                 return
+            except StorageError:
+                raise
             except Exception as error:
                 fatal = isinstance(error, _FATAL)
                 on_error(job, error, fatal)

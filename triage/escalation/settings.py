@@ -8,6 +8,7 @@ the embedded demo) nothing is enqueued and nothing leaves the machine. Secrets
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -30,6 +31,13 @@ DEFAULT_RATE_PER_MINUTE: dict[str, float] = {
     # Zendesk Support plans allow 200-700 requests/minute per account; one message costs a few requests
     "zendesk": 60.0,
 }
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class TargetSettings(BaseModel):
@@ -100,6 +108,7 @@ class TargetSettings(BaseModel):
                 secret_key(self.secret.get_secret_value())
             except ValueError as error:
                 found.append(f"escalation target {self.name!r}: {error}")
+        found += self._url_problems()
         if self.kind == "pagerduty" and self.url is not None and not self.url.startswith("https://"):
             found.append(f"escalation target {self.name!r}: the PagerDuty url must start with https://")
         if self.kind == "zendesk" and self.url and (urlparse(self.url).hostname or "").count(".") < 2:
@@ -107,6 +116,31 @@ class TargetSettings(BaseModel):
                 f"escalation target {self.name!r}: the Zendesk url must look like https://<subdomain>.zendesk.com"
             )
         return found
+
+    def _url_problems(self) -> list[str]:
+        """An http(s) URL with a host and no credentials in it; https unless it stays on this machine.
+
+        Credentials belong in ``secret`` (a ``SecretStr``): a ``user:password@`` in the URL would be
+        printed wherever the URL is (configuration dumps, errors), so it is refused. The messages
+        never quote the URL, for the same reason.
+        """
+        if self.url is None:
+            return []
+        where = f"escalation target {self.name!r}"
+        try:
+            parsed = urlparse(self.url)
+            host = parsed.hostname
+            has_credentials = bool(parsed.username or parsed.password)
+            parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            return [f"{where}: the url is not a valid URL"]
+        if parsed.scheme not in ("http", "https") or not host:
+            return [f"{where}: the url must be an http:// or https:// URL with a host"]
+        if has_credentials:
+            return [f"{where}: the url must not carry credentials (user:password@); put them in secret"]
+        if self.kind in ("webhook", "zendesk") and parsed.scheme != "https" and not _is_loopback(host):
+            return [f"{where}: the url must start with https:// (plain http only to this machine)"]
+        return []
 
     @property
     def effective_rate_per_minute(self) -> float:

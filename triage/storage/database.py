@@ -13,12 +13,61 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+#: SQLite result codes that mean the database cannot be written at all (retrying will not help)
+_SQLITE_UNWRITABLE = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "the database is read-only",
+    "SQLITE_CANTOPEN": "the database file cannot be opened",
+    "SQLITE_IOERR": "the disk refused a write (full, over a size limit, or failing)",
+    "SQLITE_CORRUPT": "the database file is corrupt",
+    "SQLITE_NOTADB": "the file is not a SQLite database",
+}
+#: PostgreSQL SQLSTATE classes/codes of the same kind: 53 (insufficient resources: disk full, out of
+#: memory), 25006 (read-only transaction, e.g. a hot standby)
+_POSTGRES_UNWRITABLE = {"53": "the server is out of disk or memory", "25006": "the database is read-only"}
+
+
+def _unwritable_reason(error: BaseException | None) -> str | None:
+    """Why the driver's ``error`` means storage is unusable, or None for anything else (a lock, a
+    constraint, a dropped connection), which keeps its own exception and handling."""
+    if error is None:
+        return None
+    name = getattr(error, "sqlite_errorname", None)
+    if isinstance(name, str):
+        for code, reason in _SQLITE_UNWRITABLE.items():
+            if name == code or name.startswith(code + "_"):
+                return reason
+        return None
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(state, str):
+        return _POSTGRES_UNWRITABLE.get(state) or _POSTGRES_UNWRITABLE.get(state[:2])
+    return None
+
+
+def _storage_error_listener(engine: Engine) -> None:
+    """Turn "cannot write at all" driver errors into one ``StorageError`` saying what to do.
+
+    A full disk or a read-only file is a person's to fix; as a raw ``OperationalError`` it would end
+    the CLI in a traceback and the API in a 500. The open transaction is rolled back either way, so
+    what was committed before (posts with their cursors) stays, and the next start resumes there.
+    """
+    where = engine.url.render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context: ExceptionContext) -> None:
+        reason = _unwritable_reason(context.original_exception)
+        if reason is not None:
+            raise StorageError(
+                f"cannot write to the database {where}: {reason} ({context.original_exception}); "
+                "fix that and start again; everything committed before is kept"
+            ) from context.sqlalchemy_exception
 
 
 def create_db_engine(url: str) -> Engine:
@@ -43,8 +92,11 @@ def create_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        _storage_error_listener(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    _storage_error_listener(engine)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:
