@@ -136,6 +136,17 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="Classifier artifact folder; default is the bundled one."
     )
+    broker_url: str | None = Field(
+        None,
+        description="Redis URL of the scale-out runner's broker and result store, e.g. "
+        "redis://127.0.0.1:6379/0; unset means the embedded runner (`triage run`) is the only one "
+        "in use. `triage worker` and `triage beat` need it (docs/scale-out.md).",
+    )
+    broker_visibility_timeout_seconds: int = Field(
+        3600,
+        description="Seconds before a task taken by a worker that died without acknowledging it is "
+        "handed to another worker; longer than the slowest task, or a running task is run twice.",
+    )
     analysis_batch_size: int = Field(128, description="Posts per encoder batch.")
     tick_seconds: int = Field(60, description="Event-time interval between clustering/detection passes.")
     clustering: ClusteringSettings = ClusteringSettings()

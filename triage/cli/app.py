@@ -26,6 +26,9 @@ _COMMANDS = (
     ("triage.cli.analyze", "analyze", "analyze"),
     ("triage.cli.serve", "serve", "serve"),
     ("triage.cli.run", "run", "run"),
+    ("triage.cli.worker", "worker", "worker"),
+    ("triage.cli.worker", "beat", "beat"),
+    ("triage.cli.worker", "replay_workers", "replay-workers"),
 )
 _GROUPS = (
     ("triage.cli.model", "model_app", "model"),
