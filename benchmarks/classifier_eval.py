@@ -15,7 +15,13 @@ Columns: ``artifact`` = the committed model (one problem head for every domain, 
 on the artifact's whole training mixture. Embeddings come from the git-ignored cache
 (``.cache/classifier``); a cold cache costs ~10 minutes of encoding on 2 CPU cores.
 
-    python benchmarks/classifier_eval.py [--artifact classifier/artifacts/v1]
+The artifact column is :func:`classifier.evaluation.benchmark_figures` of
+:func:`classifier.evaluation.evaluate_artifact`, the function the retraining notebook and
+``triage model evaluate`` call, so all three print the same figures for the same artifact and sample.
+``--sample N`` caps every split of every set at N seeded rows (tests and quick looks; those figures
+are not comparable to the full ones).
+
+    python benchmarks/classifier_eval.py [--artifact classifier/artifacts/v1] [--sample N]
 """
 
 from __future__ import annotations
@@ -33,11 +39,17 @@ from classifier.artifact import default_artifact_dir, load_artifact  # noqa: E40
 from classifier.baselines import fit_tfidf_classifier  # noqa: E402
 from classifier.datasets import load_maalej2016, load_semeval_pool, load_tweeteval  # noqa: E402
 from classifier.encoder import load_sentence_encoder  # noqa: E402
+from classifier.evaluation import benchmark_figures, evaluate_artifact, sets_from_examples  # noqa: E402
 from classifier.heads import calibrate_binary, fit_logistic_head  # noqa: E402
 from classifier.labels import maalej2016_problem  # noqa: E402
 from classifier.metrics import binary_scores, macro_recall  # noqa: E402
 from classifier.paths import SharedDataMissingError  # noqa: E402
-from classifier.training.data import ProblemExamples, embed_records, problem_examples  # noqa: E402
+from classifier.training.data import (  # noqa: E402
+    ProblemExamples,
+    embed_records,
+    problem_examples,
+    sample_per_split,
+)
 from classifier.training.train import SENTIMENT_LABELS, _dataset_weights  # noqa: E402
 
 TWEET_SETS = ("airline_sentiment_2015", "sanders_tech_tweets")
@@ -66,12 +78,11 @@ def fmt(value: float | None, percent: bool = False) -> str:
     return f"{100 * value:.1f}" if percent else f"{value:.3f}"
 
 
-def sentiment_row(artifact) -> list[str]:  # type: ignore[no-untyped-def]
-    pool = load_semeval_pool()
-    test = load_tweeteval("test")
+def sentiment_row(ours: str, sample: int, seed: int) -> list[str]:
+    pool = sample_per_split(load_semeval_pool(), sample, seed)
+    test = sample_per_split(load_tweeteval("test"), sample, seed)
     truth = [r.label for r in test]
     test_x = embed_records(test, "tweeteval_sentiment", encoder)
-    ours = macro_recall(truth, artifact.sentiment.predict(test_x), SENTIMENT_LABELS)
     pool_x = embed_records(pool, "semeval2017_task4a_devdata", encoder)
     probe = fit_logistic_head(pool_x, [r.label for r in pool], SENTIMENT_LABELS)
     probe_score = macro_recall(truth, probe.predict(test_x), SENTIMENT_LABELS)
@@ -79,7 +90,7 @@ def sentiment_row(artifact) -> list[str]:  # type: ignore[no-untyped-def]
     baseline = macro_recall(truth, tfidf.predict([r.text for r in test]), SENTIMENT_LABELS)
     return [
         "TweetEval sentiment macro recall (test)",
-        fmt(ours, True),
+        ours,
         fmt(probe_score, True),
         fmt(baseline, True),
         "–",
@@ -126,18 +137,14 @@ def merge(parts: list[ProblemExamples], name: str, split: str) -> ProblemExample
     )
 
 
-def problem_rows(artifact, examples: list[ProblemExamples]) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def problem_rows(ours: dict[str, str], examples: list[ProblemExamples]) -> list[list[str]]:
     parts = {(p.dataset, p.split): p for p in examples}
-    threshold = artifact.problem_threshold
     train = [p for p in examples if p.split == "train"]
     texts = [t for p in train for t in p.texts]
     targets = ["problem" if v else "not_problem" for p in train for v in p.is_problem]
     weights = _dataset_weights([p.dataset for p in train for _ in p.texts])
     mixture_tfidf = fit_tfidf_classifier(texts, targets, sample_weight=weights)
     mix_column = mixture_tfidf.labels.index("problem")
-
-    def artifact_f1(test: ProblemExamples) -> float:
-        return f1(test.is_problem, artifact.problem.predict_proba(test.embeddings)[:, 1] >= threshold)
 
     def mixture_f1(test: ProblemExamples) -> float:
         return f1(test.is_problem, mixture_tfidf.predict_proba(test.texts)[:, mix_column] >= 0.5)
@@ -149,7 +156,7 @@ def problem_rows(artifact, examples: list[ProblemExamples]) -> list[list[str]]: 
     ):
         test = parts[(dataset, "test")]
         probe, tfidf = in_domain(parts[(dataset, "train")], test)
-        rows.append([title, fmt(artifact_f1(test)), fmt(probe), fmt(tfidf), fmt(mixture_f1(test)), target])
+        rows.append([title, ours[title], fmt(probe), fmt(tfidf), fmt(mixture_f1(test)), target])
 
     tweets_train = merge([tweet_noise_filter(parts[(d, "train")]) for d in TWEET_SETS], "tweets", "train")
     tweets_test = merge([tweet_noise_filter(parts[(d, "test")]) for d in TWEET_SETS], "tweets", "test")
@@ -157,7 +164,7 @@ def problem_rows(artifact, examples: list[ProblemExamples]) -> list[list[str]]: 
     rows.append(
         [
             "tweets problem vs noise F1 (held-out)",
-            fmt(artifact_f1(tweets_test)),
+            ours["tweets problem vs noise F1 (held-out)"],
             fmt(probe),
             fmt(tfidf),
             fmt(mixture_f1(tweets_test)),
@@ -185,10 +192,10 @@ def domain_gap_row(parts: dict, tweets_test: ProblemExamples) -> list[str]:
     return ["  same, trained without tweets (domain gap)", "–", fmt(probe), "–", fmt(baseline), "–"]
 
 
-def maalej_cv_row(artifact, seed: int) -> list[str]:  # type: ignore[no-untyped-def]
+def maalej_cv_row(ours: str, sample: int, seed: int) -> list[str]:
     from sklearn.model_selection import StratifiedKFold
 
-    records = load_maalej2016()
+    records = sample_per_split(load_maalej2016(), sample, seed)
     embeddings = embed_records(records, "maalej2016_app_reviews", encoder)
     truth = np.array([maalej2016_problem(r.label) for r in records])
     texts = [r.text for r in records]
@@ -215,14 +222,9 @@ def maalej_cv_row(artifact, seed: int) -> list[str]:  # type: ignore[no-untyped-
         probe, tfidf = in_domain(train, test)
         probe_scores.append(probe)
         tfidf_scores.append(tfidf)
-    held_out = [i for i, r in enumerate(records) if r.split == "test"]
-    ours = f1(
-        [bool(truth[i]) for i in held_out],
-        artifact.problem.predict_proba(embeddings[held_out])[:, 1] >= artifact.problem_threshold,
-    )
     return [
         "maalej2016 Bug vs rest F1 (dedup 5-fold)",
-        f"{ours:.3f}*",
+        ours,
         fmt(float(np.mean(probe_scores))),
         fmt(float(np.mean(tfidf_scores))),
         "–",
@@ -233,17 +235,21 @@ def maalej_cv_row(artifact, seed: int) -> list[str]:  # type: ignore[no-untyped-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--artifact", type=Path, default=None, help="artifact folder (default: DEFAULT)")
+    parser.add_argument("--sample", type=int, default=0, help="at most N rows per split of every set")
     args = parser.parse_args()
     artifact = load_artifact(args.artifact or default_artifact_dir())
     options = artifact.manifest.get("training_options", {})
+    seed = int(options.get("seed", 13))
     started = time.perf_counter()
     try:
         examples = problem_examples(
-            encoder, int(options.get("noise_sample", 6000)), int(options.get("seed", 13))
+            encoder, int(options.get("noise_sample", 6000)), seed, max_per_split=args.sample
         )
-        rows = [sentiment_row(artifact)]
-        rows += problem_rows(artifact, examples)
-        rows.append(maalej_cv_row(artifact, int(options.get("seed", 13))))
+        sets = sets_from_examples(examples, encoder, sample=args.sample, seed=seed)
+        ours = dict(benchmark_figures(evaluate_artifact(artifact, sets)))
+        rows = [sentiment_row(ours["TweetEval sentiment macro recall (test)"], args.sample, seed)]
+        rows += problem_rows(ours, examples)
+        rows.append(maalej_cv_row(ours["maalej2016 Bug vs rest F1 (dedup 5-fold)"], args.sample, seed))
     except SharedDataMissingError as error:
         print(f"cannot run: {error}", file=sys.stderr)
         return 2
@@ -255,6 +261,8 @@ def main() -> int:
         "\n* artifact on maalej2016: its hash-held-out test part (the artifact trained on the other 80 %),"
         " not the 5 folds."
     )
+    if args.sample:
+        print(f"(sample: at most {args.sample} rows per split; not comparable to full figures)")
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

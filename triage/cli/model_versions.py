@@ -46,7 +46,10 @@ RootOption = Annotated[
     ),
 ]
 ByOption = Annotated[str | None, typer.Option("--by", help="Who does it; default: the OS user.")]
-ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded in the promotions log.")]
+# not a required click option: promote/rollback refuse an empty reason themselves, in one line
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="Why (required); recorded in the promotions log.")
+]
 
 
 def configured_root(artifacts_root: Path | None) -> Path:
@@ -193,7 +196,7 @@ def evaluate_command(
 
 def promote_command(
     candidate: Annotated[str, typer.Argument(help="Version in the artifacts root, or an artifact folder.")],
-    reason: ReasonOption,
+    reason: ReasonOption = "",
     by: ByOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Promote without a current evaluation or despite regressions.")
@@ -201,6 +204,8 @@ def promote_command(
     artifacts_root: RootOption = None,
 ) -> None:
     """Make a candidate the version in use, if its evaluation against the current one allows it."""
+    if not reason.strip():
+        raise PromotionError("a promotion needs a reason (--reason), recorded in the promotions log")
     root = configured_root(artifacts_root)
     candidate_dir = _candidate_dir(root, candidate)
     artifact = load_artifact(candidate_dir)
@@ -244,7 +249,9 @@ def promote_command(
         out.print(f"forced past: {problem}")
 
 
-def rollback_command(reason: ReasonOption, by: ByOption = None, artifacts_root: RootOption = None) -> None:
+def rollback_command(
+    reason: ReasonOption = "", by: ByOption = None, artifacts_root: RootOption = None
+) -> None:
     """Return to the version in use before the latest promotion, and log it."""
     root = configured_root(artifacts_root)
     done = rollback(
