@@ -152,31 +152,36 @@ def test_relabel_export_retrain_evaluate_promote_and_analyse(
         assert "bank: incidents detected" in printed and "problem F1 reviewed_labels" in printed
         assert "reviewed_labels" in record["held_out"]["candidate"]["problem"]
 
-        # 5. promote: refused while the comparison shows a regression, recorded with who and why when forced
+        # 5. promote: a head trained on 40 rows per set loses to v2 on the held-out sets, so the gate refuses
+        #    it; forced, the promotion is recorded with who, why, and what it was forced past
+        assert "problem F1 mean" in [change["name"] for change in record["regressions"]]
         refused = CliRunner().invoke(
             triage_app, ["model", "promote", "v3", "--artifacts-root", str(root), "--reason", "reviews"]
         )
-        if record["regressions"]:
-            assert refused.exit_code != 0 and "not promoted" in str(refused.exception)
-            assert current_version(root) == "v2"
-            invoke(
-                "model",
-                "promote",
-                "v3",
-                "--artifacts-root",
-                str(root),
-                "--reason",
-                "ship the reviews",
-                "--by",
-                "ana",
-                "--force",
-            )
-        else:
-            assert refused.exit_code == 0, refused.output
+        assert refused.exit_code != 0 and "not promoted" in str(refused.exception)
+        assert current_version(root) == "v2"
+        invoke(
+            "model",
+            "promote",
+            "v3",
+            "--artifacts-root",
+            str(root),
+            "--reason",
+            "ship the reviews",
+            "--by",
+            "ana",
+            "--force",
+        )
         assert current_version(root) == "v3"
         last = promotion_log(root)[-1]
         assert (last.action, last.version, last.previous) == ("promote", "v3", "v2")
-        assert last.evaluation["against"] == "v2" and last.forced == bool(record["regressions"])
+        assert (last.by, last.reason, last.forced, last.evaluation["against"]) == (
+            "ana",
+            "ship the reviews",
+            True,
+            "v2",
+        )
+        assert "problem F1 mean" in last.evaluation["regressions"]
 
         # 6. the next analysis runs with the promoted version, and the API shows it in use
         with transaction(api.state.sessions) as session:
