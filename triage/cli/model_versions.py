@@ -21,6 +21,7 @@ from rich.table import Table
 from classifier.artifact import ModelArtifactError, load_artifact
 from classifier.comparison import DEFAULT_TOLERANCE, FigureChange, gate_evaluation, save_evaluation
 from classifier.evaluation import figure_table
+from classifier.paths import SharedDataMissingError
 from classifier.versions import (
     PromotionError,
     artifacts_root_for,
@@ -156,15 +157,19 @@ def evaluate_command(
         f"evaluating {candidate_artifact.version} against {current_artifact.version}"
         + (f" (replaying {', '.join(s.name for s in scenarios)})" if scenarios else "")
     )
-    comparison = compare_candidate(
-        candidate_artifact,
-        current_artifact,
-        load_sentence_encoder(),
-        scenarios=scenarios,
-        sample=sample,
-        tolerance=tolerance,
-        reviewed=reviewed,
-    )
+    try:
+        comparison = compare_candidate(
+            candidate_artifact,
+            current_artifact,
+            load_sentence_encoder(),
+            scenarios=scenarios,
+            sample=sample,
+            tolerance=tolerance,
+            reviewed=reviewed,
+        )
+    except SharedDataMissingError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
     for label, version in (("current", current_artifact.version), ("candidate", candidate_artifact.version)):
         out.print(
             f"\n{version} ({label}) on the held-out test sets" + (f", {sample} rows each" if sample else "")
