@@ -162,3 +162,13 @@ def test_the_root_follows_the_model_dir_setting(root: Path, monkeypatch: pytest.
     result = CliRunner().invoke(app, ["model", "promote", "v2", "--reason", "configured root"])
     assert result.exit_code == 0, result.output
     assert current_version(root) == "v2"
+
+
+def test_the_first_promotion_into_a_fresh_root_needs_no_comparison(root: Path) -> None:
+    (root / "DEFAULT").unlink()
+    result = CliRunner().invoke(
+        app, ["model", "promote", "v2", "--artifacts-root", str(root), "--reason", "start"]
+    )
+    assert result.exit_code == 0, result.output
+    record = promotion_log(root)[-1]
+    assert current_version(root) == "v2" and record.previous is None and not record.forced
