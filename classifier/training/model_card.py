@@ -34,7 +34,15 @@ def reproduce_flags(options: dict[str, Any]) -> str:
         flags += f" --sentiment-sample {options['sentiment_sample']}"
     if options.get("noise_sample", 6000) != 6000:
         flags += f" --noise-sample {options['noise_sample']}"
+    if options.get("max_per_split", 0):
+        flags += f" --max-per-split {options['max_per_split']}"
     return flags
+
+
+def reviewed_flag(manifest: dict[str, Any]) -> str:
+    """The reviewed-labels file a version was trained on, as the flag that reproduces it."""
+    reviewed = manifest.get("training_data", {}).get("reviewed_labels")
+    return f" --reviewed-labels {reviewed['file']}" if reviewed else ""
 
 
 def problem_head_text(problem: dict[str, Any]) -> str:
@@ -80,6 +88,7 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
         + version
         + f" --seed {options['seed']}"
         + reproduce_flags(options)
+        + reviewed_flag(manifest)
         + "` "
         "(CPU, minutes with a warm embedding cache).",
         "",

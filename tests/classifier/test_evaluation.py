@@ -159,3 +159,11 @@ def test_reviewed_csv_keeps_the_latest_label_of_a_text(tmp_path: Path) -> None:
         load_reviewed_labels(tmp_path / "bad.csv")
     with pytest.raises(ReviewedLabelsError, match="does not exist"):
         load_reviewed_labels(tmp_path / "missing.parquet")
+
+
+def test_model_card_says_how_to_reproduce_a_small_run_on_reviews() -> None:
+    from classifier.training.model_card import reproduce_flags, reviewed_flag
+
+    assert reproduce_flags({"problem_head": "mlp", "max_per_split": 40}) == " --max-per-split 40"
+    manifest = {"training_data": {"reviewed_labels": {"file": "labels.parquet"}}}
+    assert reviewed_flag(manifest) == " --reviewed-labels labels.parquet" and reviewed_flag({}) == ""
