@@ -19,4 +19,7 @@ RUN pip install -e . && mkdir -p /var/lib/signal-triage
 
 VOLUME /var/lib/signal-triage
 # Default: replay the bundled demo day. Override the command for other subcommands.
+# The scale-out processes run from this same image with another command (compose.yaml):
+#   triage serve --host 0.0.0.0 | triage worker --queues ingest,analysis,triage,delivery | triage beat
+# given SIGNAL_TRIAGE_DATABASE_URL (PostgreSQL) and SIGNAL_TRIAGE_BROKER_URL (Redis).
 CMD ["triage", "demo", "--report", "/var/lib/signal-triage/demo-report.json"]

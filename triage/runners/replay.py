@@ -38,6 +38,8 @@ class WorkersReplay:
     #: seconds per stage as the runner saw them (queueing included)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     analysis_batches: int = 0
+    #: the tick's own duration in the worker (the rest of "triage and persist" is queueing and transfer)
+    tick_seconds: float = 0.0
 
 
 def replay_on_workers(
@@ -109,6 +111,7 @@ def replay_on_workers(
         int(stored.get("skipped", 0)),
         stages,
         len(dispatch["batches"]),
+        float(tick["seconds"]),
     )
 
 
