@@ -70,8 +70,10 @@ def _candidate_dir(root: Path, candidate: str) -> Path:
     )
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}" if abs(value) < 10 else f"{value:.0f}"
+def _fmt(value: float | None, count: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if count or abs(value) >= 10 else f"{value:.3f}"
 
 
 def list_command(artifacts_root: RootOption = None) -> None:
@@ -106,11 +108,12 @@ def _print_comparison(changes: list[FigureChange], current: str, candidate: str)
     for change in changes:
         delta = change.delta
         verdict = "WORSE" if change.worse else ""
+        count = change.tolerance == 0.0  # incidents and escalations are counts
         table.add_row(
             change.name,
-            _fmt(change.current),
-            _fmt(change.candidate),
-            "–" if delta is None else f"{delta:+.3f}",
+            _fmt(change.current, count),
+            _fmt(change.candidate, count),
+            "–" if delta is None else f"{delta:+.0f}" if count else f"{delta:+.3f}",
             verdict,
         )
     out.print(table)
