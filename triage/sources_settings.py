@@ -68,7 +68,10 @@ class WebhookSettings(BaseModel):
     GitHub signs its deliveries (``X-Hub-Signature-256``); the other feeds send
     a bearer token (Alertmanager ``http_config.authorization``, or any tool's
     ``Authorization`` header). A feed with no secret configured is refused, so a
-    forgotten setting never opens an unauthenticated write path.
+    forgotten setting never opens an unauthenticated write path. A ``whsec_<base64>``
+    secret (e.g. as ``generic_token``) makes the feed check Standard Webhooks
+    signatures instead, which also refuses stale timestamps and reused ids
+    (``ingest/feeds/standard_webhooks.py``).
     """
 
     github_secret: SecretStr | None = None

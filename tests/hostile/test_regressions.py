@@ -219,3 +219,16 @@ def test_a_read_only_sqlite_database_raises_one_storage_error(tmp_path: Path) ->
             text("INSERT INTO sources (tenant, name, kind, cursor) VALUES ('t', 'n', 'k', '{}')")
         )
     read_only.dispose()
+
+
+def test_a_sqlite_uri_makes_no_folder_named_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "uri.db"
+    engine = create_db_engine(f"sqlite:///{database.as_posix()}")
+    migrate(engine)
+    engine.dispose()
+    monkeypatch.chdir(tmp_path)
+    read_only = create_db_engine(f"sqlite:///file:{database.as_posix()}?mode=ro&uri=true")
+    with read_only.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM posts")).scalar() == 0
+    read_only.dispose()
+    assert not (tmp_path / "file:").exists()

@@ -149,11 +149,23 @@ def _stop_on_signals(stop: threading.Event, console: Console) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-class _StoppableProgress:
-    """Analysis progress that counts what was analysed and ends the stage between committed chunks."""
+#: posts the analysis job analyses before it lets the other jobs take a turn (in practice one committed
+#: chunk of ``analyse_pending``): under a backlog, one job analysing everything pending held back the
+#: triage passes and every delivery until the backlog was gone, which under steady load was never
+ANALYSIS_TURN_POSTS = 2000
 
-    def __init__(self, stop: threading.Event) -> None:
+
+class _TurnOver(Exception):
+    """Raised between committed chunks once the analysis job has had its turn."""
+
+
+class _StoppableProgress:
+    """Analysis progress that counts what was analysed and ends the stage between committed chunks:
+    when a stop was asked for, or (with ``turn_posts``) once that many posts were analysed."""
+
+    def __init__(self, stop: threading.Event, turn_posts: int | None = None) -> None:
         self._stop = stop
+        self._turn_posts = turn_posts
         self.total = 0
         self.done = 0
 
@@ -164,6 +176,8 @@ class _StoppableProgress:
         self.done += amount
         if self._stop.is_set() and self.done < self.total:
             raise StopRequested
+        if self._turn_posts is not None and self._turn_posts <= self.done < self.total:
+            raise _TurnOver
 
 
 def run(
@@ -233,7 +247,15 @@ def run(
         analysed = AnalysedSince()
         jobs += [
             analysis_job(
-                sessions, config.tenant, settings, analyzer, analysed, stop, console, analysis_interval
+                sessions,
+                config.tenant,
+                settings,
+                analyzer,
+                analysed,
+                stop,
+                console,
+                analysis_interval,
+                turn_posts=None if once else ANALYSIS_TURN_POSTS,
             ),
             triage_job(sessions, config.tenant, settings, analyzer, analysed, console, triage_interval),
         ]
@@ -311,14 +333,25 @@ def analysis_job(
     stop: threading.Event,
     console: Console,
     interval: float,
+    turn_posts: int | None = ANALYSIS_TURN_POSTS,
 ) -> Job:
-    """Analyse the posts this model has not seen, in committed chunks (a stop ends it between chunks)."""
+    """Analyse the posts this model has not seen, in committed chunks (a stop ends it between chunks).
+
+    With a backlog, the job ends after ``turn_posts`` and asks to run again at once, so triage and
+    delivery get their turns in between; ``None`` analyses everything pending in one go (``--once``).
+    """
     from triage.replay.flow import analyse_pending
 
-    def work() -> None:
-        progress = _StoppableProgress(stop)
+    def work() -> datetime | None:
+        progress = _StoppableProgress(stop, turn_posts)
         try:
             analyse_pending(sessions, tenant, analyzer, settings, progress)
+        except _TurnOver:
+            console.print(
+                f"analysis: {progress.done} new post(s) analysed, "
+                f"{progress.total - progress.done} waiting for the next turn"
+            )
+            return _wall_clock()
         finally:
             analysed.posts += progress.done
         if progress.total:

@@ -76,7 +76,11 @@ def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
+        # a SQLite URI (``file:/path?mode=ro`` with ``uri=true``) names its file itself: no folder to make
+        is_uri = str(parsed.query.get("uri", "")).lower() in ("true", "1") or (database or "").startswith(
+            "file:"
+        )
+        if database and database != ":memory:" and not is_uri:
             folder = Path(database).parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)
