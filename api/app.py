@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.limits import BodyLimitMiddleware
-from api.problems import register_problem_handlers
+from api.problems import document_problems, register_problem_handlers
 from api.security import SecurityHeadersMiddleware
 from api.sessions import random_secret
 from triage.settings import Settings
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # no configured secret: a random one for this process, so UI sessions end on restart
         app.state.session_secret = random_secret()
     register_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

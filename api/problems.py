@@ -151,6 +151,63 @@ async def _on_overflow(request: Request, error: Exception) -> Response:
     )
 
 
+#: the problem details every error answers with (RFC 9457), as the OpenAPI document describes them
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "URI of the kind of problem; its last segment names it."},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "What went wrong and what to do about it."},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "One entry per problem found (422): a JSON pointer or a location, and a message.",
+            "items": {"type": "object"},
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the app's OpenAPI document say what errors really look like.
+
+    FastAPI documents a 422 as ``{"detail": [...]}`` in ``application/json``; this app answers every
+    error, 422 included, with problem details in ``application/problem+json``. Each operation's error
+    responses, and a ``default`` response for the statuses it does not list (401, 403, 404, 413, 429,
+    503), are described as ``Problem``, so clients and schema-driven tests check the real shape.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    if status[:1] in ("4", "5"):
+                        if status == "422":
+                            response["description"] = "Invalid request (problem details)"
+                        response["content"] = content
+                responses.setdefault(
+                    "default", {"description": "An error, as problem details", "content": content}
+                )
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def register_problem_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` with problem details."""
     app.add_exception_handler(OverflowError, _on_overflow)

@@ -192,10 +192,16 @@ def test_ui_api_and_error_pages_show_no_secret(tmp_path: Path, monkeypatch: pyte
     ],
 )
 def test_target_urls_are_validated_without_quoting_them(kind: str, url: str, problem: str) -> None:
-    target = TargetSettings(
-        name="t", kind=kind, url=url, secret=SecretStr(SECRETS["webhook"]), email="a@b.c",
-        routing_key=SecretStr("rk"),
-    )  # fmt: skip
+    target = TargetSettings.model_validate(
+        {
+            "name": "t",
+            "kind": kind,
+            "url": url,
+            "secret": SECRETS["webhook"],
+            "email": "a@b.c",
+            "routing_key": "rk",
+        }
+    )
     with pytest.raises(ConfigurationError) as error:
         EscalationSettings(targets=[target]).check()
     assert problem in str(error.value)

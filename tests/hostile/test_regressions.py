@@ -71,8 +71,13 @@ def test_nul_and_unpaired_surrogates_are_cleaned_everywhere_in_a_record() -> Non
     assert record.external_id == "id" and record.text == "card declined \ufffd again 😀"
     assert record.meta == {"k\ufffd": ["x", {"y": "\ufffd"}]}
     json.dumps(record.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
-    change = ChangeEvent(
-        external_id="c", kind="deploy", summary="\x00v2\udc00", started_at="2026-03-01T10:00:00Z"
+    change = ChangeEvent.model_validate(
+        {
+            "external_id": "c",
+            "kind": "deploy",
+            "summary": "\x00v2\udc00",
+            "started_at": "2026-03-01T10:00:00Z",
+        }
     )
     assert change.summary == "v2\ufffd"
     assert storable_text("right-to-left \u202e ok") == "right-to-left \u202e ok"
@@ -169,7 +174,6 @@ def test_a_database_that_cannot_be_written_is_503_problem_not_500(tmp_path: Path
     def full(*args: Any, **kwargs: Any) -> Any:
         raise StorageError("cannot write to the database sqlite:///x: the disk is full")
 
-    api.app.dependency_overrides = {}
     import api.routes.intake as intake
 
     original = intake.receive_posts
@@ -232,3 +236,19 @@ def test_a_sqlite_uri_makes_no_folder_named_after_it(tmp_path: Path, monkeypatch
         assert connection.execute(text("SELECT count(*) FROM posts")).scalar() == 0
     read_only.dispose()
     assert not (tmp_path / "file:").exists()
+
+
+def test_the_openapi_document_describes_errors_as_the_problem_details_they_are(api: TestClient) -> None:
+    document = api.get("/openapi.json").json()
+    assert "HTTPValidationError" not in json.dumps(document)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert responses["default"]["content"] == problem, (method, path)
+            for status, response in responses.items():
+                if status[0] in "45":
+                    assert response["content"] == problem, (method, path, status)
+    invalid = api.get("/v1/clusters", params={"limit": 0})
+    assert invalid.status_code == 422 and invalid.headers["content-type"] == "application/problem+json"
+    assert set(document["components"]["schemas"]["Problem"]["required"]) <= set(invalid.json())
