@@ -36,10 +36,6 @@ from tests.faults.support import run_cli, service_env, write_scenario
 pytestmark = pytest.mark.slow
 
 
-def replay(root: Path, scenario: Path, database: Path, report: Path, **env: str) -> list[str]:
-    return ["replay", str(scenario), "--report", str(report), "--no-timing", "--quiet"]
-
-
 def assert_one_clear_error(result: subprocess.CompletedProcess[str], *words: str) -> str:
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
