@@ -36,11 +36,16 @@ class ServiceCatalog:
     def names(self) -> list[str]:
         return [service.name for service in self.services]
 
-    def match(self, cluster: Cluster) -> ServiceMatch:
+    def match(self, cluster: Cluster, background: np.ndarray | None = None) -> ServiceMatch:
+        """``background`` is what every complaint of the stream shares (the mean complaint); a post
+        points at a service by how much closer it is than that, so a ticket template or a word every
+        complaint uses does not pull all clusters to whichever service happens to resemble it."""
         if not self.services:
             return ServiceMatch(None, 0.0, {})
         vectors = np.stack([member.embedding for member in cluster.members[-200:]])
         similarities = vectors @ self.embeddings.T
+        if background is not None:
+            similarities = similarities - (self.embeddings @ background)[None, :]
         best = similarities.argmax(axis=1)
         margin = similarities.max(axis=1)
         votes = np.zeros(len(self.services))

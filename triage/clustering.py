@@ -51,6 +51,8 @@ class Cluster:
     cannot_link: set[str] = field(default_factory=set)
     #: since when an incident has been below the paging floor (None while it is still surging)
     calm_since: float | None = None
+    #: the most distinct authors its trailing window held since it escalated
+    peak_window_authors: int = 0
 
     @property
     def first_post_at(self) -> float:
@@ -86,6 +88,13 @@ class Cluster:
         norm = float(np.linalg.norm(self.vector_sum))
         self.centroid = (self.vector_sum / norm).astype(np.float32) if norm else self.centroid
 
+    def clear(self) -> None:
+        """Forget every member (a split rebuilds the cluster from the posts it keeps)."""
+        self.members, self.authors = [], {}
+        self.vector_sum = np.zeros_like(self.vector_sum)
+        self.recent_sum = np.zeros_like(self.recent_sum)
+        self.recent_weight, self.recent_at = 0.0, 0.0
+
     def authors_since(self, since: float) -> set[str]:
         """Distinct authors who posted at or after ``since`` (members are time-ordered)."""
         authors: set[str] = set()
@@ -94,6 +103,13 @@ class Cluster:
                 break
             authors.add(member.author)
         return authors
+
+    @property
+    def is_surging(self) -> bool:
+        """An incident whose window is still surprising: its wording is confirmed, so it takes posts
+        that fit it more loosely. Once calm, it is held to the ordinary join test again, so everyday
+        complaints that resemble it do not pile into the incident for the rest of the day."""
+        return self.escalated and self.calm_since is None
 
     def is_muted(self, now: float) -> bool:
         return self.muted_until is not None and now < self.muted_until
@@ -124,7 +140,8 @@ class ClusterBook:
             nearest.add(post, self._decay)
             self._centroids_stale = self._recent_stale = True
             return nearest
-        self._forget_pending_before(post.time - self.settings.birth_window_minutes * 60)
+        keep = max(self.settings.birth_window_minutes, self.settings.recruit_lookback_minutes)
+        self._forget_pending_before(post.time - keep * 60)
         self.pending.append(post)
         return self._try_birth(post, is_burst)
 
@@ -134,11 +151,11 @@ class ClusterBook:
         similarities = self.recent_mean_matrix() @ embedding
         best = int(np.argmax(similarities))
         cluster = self.live[best]
-        needed = self.settings.hot_join_similarity if cluster.escalated else self.settings.join_similarity
+        needed = self.settings.hot_join_similarity if cluster.is_surging else self.settings.join_similarity
         if similarities[best] >= needed:
             return cluster
         # a hot cluster may not be the nearest by a hair; it still takes a post that clearly fits it
-        hot = [index for index, live in enumerate(self.live) if live.escalated]
+        hot = [index for index, live in enumerate(self.live) if live.is_surging]
         if hot:
             hot_best = max(hot, key=lambda index: (similarities[index], -index))
             if similarities[hot_best] >= self.settings.hot_join_similarity:
@@ -170,7 +187,7 @@ class ClusterBook:
             self.pending.popleft()
 
     def _try_birth(self, seed: TriagePost, is_burst: BirthTest | None) -> Cluster | None:
-        pool = list(self.pending)
+        pool = self._pending_since(seed.time - self.settings.birth_window_minutes * 60)
         vectors = np.stack([match_vector(post) for post in pool])
         similarities = vectors @ match_vector(seed)
         neighbours = [
@@ -197,6 +214,16 @@ class ClusterBook:
                 taken.add(post.post_id)
         self.pending = deque(post for post in self.pending if post.post_id not in taken)
         return cluster
+
+    def _pending_since(self, since: float) -> list[TriagePost]:
+        """Pending posts at or after ``since`` (the pool is in arrival order, which is time order)."""
+        pool: list[TriagePost] = []
+        for post in reversed(self.pending):
+            if post.time < since:
+                break
+            pool.append(post)
+        pool.reverse()
+        return pool
 
     def _new_cluster(self, time: float) -> Cluster:
         cluster = Cluster(key=f"cl-{self._next_number:05d}", born_at=time)
@@ -248,8 +275,7 @@ class ClusterBook:
     def split(self, source: Cluster, kept: list[TriagePost], moved: list[TriagePost], now: float) -> Cluster:
         """Rebuild ``source`` from ``kept`` and a new live cluster from ``moved``, kept apart for good."""
         part = self._new_cluster(now)
-        source.members, source.authors = [], {}
-        source.vector_sum = np.zeros_like(source.vector_sum)
+        source.clear()
         for post in kept:
             source.add(post, self._decay)
         for post in moved:
@@ -263,8 +289,8 @@ class ClusterBook:
         """Move pending posts since ``since`` that fit ``cluster`` into it; returns how many moved."""
         taken = [
             post
-            for post in self.pending
-            if post.time >= since and float(match_vector(post) @ cluster.recent_mean) >= threshold
+            for post in self._pending_since(since)
+            if float(match_vector(post) @ cluster.recent_mean) >= threshold
         ]
         for post in taken:
             cluster.add(post, self._decay)

@@ -122,7 +122,7 @@ class TriageEngine:
             signal = self.signals[self.signal_of_cluster[key]]
             if signal.state == "open":
                 cluster = self.book.clusters[key]
-                self._gather_burst(cluster, signal.service, now)
+                self._gather_burst(cluster, signal.service, signal.onset, now)
                 self._refresh_signal(cluster, signal, now)
 
     # -- human decisions (constraints every later pass keeps) ----------------------------------
@@ -180,15 +180,20 @@ class TriageEngine:
         self._resolve_signal(cluster, now)
 
     def _end_calm_incidents(self, now: float) -> None:
-        """An incident is over once its window has stopped being surprising against the baseline for
-        ``quiet_minutes_to_resolve``: everyday complaints that still resemble it must not keep the
-        page open for the rest of the day."""
+        """An incident is over once its window has stopped being surprising against the baseline, or
+        has fallen back to a small share of its peak, for ``quiet_minutes_to_resolve``: everyday
+        complaints that still resemble it must not keep the page open for the rest of the day."""
         calm_for = self.settings.clustering.quiet_minutes_to_resolve * 60
         for cluster in [live for live in self.book.live if live.escalated]:
             verdict = evaluate_cluster(
                 cluster, now, self.history, self.settings.policy, self.settings.clustering
             )
-            if verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability:
+            cluster.peak_window_authors = max(cluster.peak_window_authors, verdict.window_authors)
+            fallen_back = verdict.window_authors <= self.settings.policy.calm_share_of_peak * max(
+                cluster.peak_window_authors, self.settings.policy.min_distinct_authors
+            )
+            surprising = verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability
+            if surprising and not fallen_back:
                 cluster.calm_since = None
                 continue
             cluster.calm_since = cluster.calm_since if cluster.calm_since is not None else now
@@ -206,6 +211,7 @@ class TriageEngine:
         self._open_signal(cluster, now, verdict, verdict.explain())
 
     def _open_signal(self, cluster: Cluster, now: float, verdict: DetectionVerdict, detail: str) -> None:
+        cluster = self._detach_burst(cluster, now)
         cluster.escalated = True
         cluster.state = ACTIVE
         window_start = now - self.settings.policy.window_minutes * 60
@@ -213,7 +219,7 @@ class TriageEngine:
             (member.time for member in cluster.members if member.time >= window_start),
             cluster.members[-1].time,
         )
-        service = self.catalog.match(cluster).service
+        service = self._service_of(cluster)
         generation = self.generations.get(cluster.key, 0) + 1
         self.generations[cluster.key] = generation
         signal = Signal(
@@ -232,15 +238,31 @@ class TriageEngine:
         )
         self.signals[signal.dedup_key] = signal
         self.signal_of_cluster[cluster.key] = signal.dedup_key
-        self._gather_burst(cluster, service, now)
+        self._gather_burst(cluster, service, onset, now)
         self._decide(TRIGGER, signal, now, detail)
 
-    def _gather_burst(self, cluster: Cluster, service: str | None, now: float) -> None:
+    def _detach_burst(self, cluster: Cluster, now: float) -> Cluster:
+        """The burst that pages, apart from the everyday complaints a long-lived cluster gathered
+        before it: an incident that lands in such a cluster is reported as its own problem (its own
+        posts, service and onset), and the everyday cluster carries on unescalated."""
+        window = self.settings.policy.window_minutes * 60
+        window_start = now - window
+        if cluster.first_post_at >= window_start - window:
+            return cluster
+        burst = [member for member in cluster.members if member.time >= window_start]
+        older = [member for member in cluster.members if member.time < window_start]
+        if not burst or not older:
+            return cluster
+        return self.book.split(cluster, older, burst, now)
+
+    def _gather_burst(self, cluster: Cluster, service: str | None, onset: float, now: float) -> None:
         """Fold in what is plainly the same outage said differently: clusters bursting in the same window
         on the same service with related wording, and pending posts that fit the incident's wording."""
         window_start = now - self.settings.policy.window_minutes * 60
         settings = self.settings.clustering
-        self.book.recruit_pending(cluster, window_start, settings.hot_join_similarity)
+        # its own early reports too: before the wording was confirmed they fitted nothing well enough
+        recruit_since = min(window_start, onset)
+        self.book.recruit_pending(cluster, recruit_since, settings.hot_join_similarity)
         for other in list(self.book.live):
             if other is cluster or other.key in cluster.cannot_link or cluster.key in other.cannot_link:
                 continue
@@ -248,14 +270,14 @@ class TriageEngine:
                 continue
             if float(other.centroid @ cluster.centroid) < settings.burst_merge_similarity:
                 continue
-            if self.catalog.match(other).service != service:
+            if self._service_of(other) != service:
                 continue
             self.book.merge(cluster, other)
             self._merge_signals(cluster, other, now)
 
     def _refresh_signal(self, cluster: Cluster, signal: Signal, now: float) -> None:
         severity = severity_for(cluster.distinct_authors, self.settings.policy)
-        service = self.catalog.match(cluster).service
+        service = self._service_of(cluster)
         causes = rank_likely_causes(
             signal.onset, service, cluster.centroid, self.changes, self.settings.correlation
         )
@@ -266,6 +288,9 @@ class TriageEngine:
             self._decide(
                 UPDATE, signal, now, f"severity {severity}, service {service}, cause {signal.top_change}"
             )
+
+    def _service_of(self, cluster: Cluster) -> str | None:
+        return self.catalog.match(cluster, self.history.mean_vector()).service
 
     def _resolve_signal(self, cluster: Cluster, now: float) -> None:
         key = self.signal_of_cluster.get(cluster.key)

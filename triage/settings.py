@@ -54,6 +54,11 @@ class ClusteringSettings(BaseModel):
     birth_window_minutes: float = Field(
         30.0, description="How far back pending posts count towards a new cluster."
     )
+    recruit_lookback_minutes: float = Field(
+        120.0,
+        description="How long reports that joined nothing are kept, so a confirmed incident can take in "
+        "its own early reports that did not look alike enough to join at first.",
+    )
     birth_max_probability: float = Field(
         0.01,
         description="Poisson tail the group's distinct authors must reach under the baseline to form "
@@ -100,6 +105,12 @@ class PolicySettings(BaseModel):
         "history exists.",
     )
     prior_weight_posts: float = Field(100.0, description="How many complaints of history the prior is worth.")
+    calm_share_of_peak: float = Field(
+        0.3,
+        description="An incident whose window holds at most this share of its peak distinct authors "
+        "(or no surprising count at all) is calming down; calm for quiet_minutes_to_resolve, it resolves. "
+        "Everyday complaints that resemble it must not keep the page open all day.",
+    )
     severity_error_authors: int = Field(20, description="Distinct authors from which severity is 'error'.")
     severity_critical_authors: int = Field(
         50, description="Distinct authors from which severity is 'critical'."

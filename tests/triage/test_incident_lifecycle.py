@@ -1,0 +1,104 @@
+"""An incident in the middle of everyday complaints: reported as its own burst, resolved once it
+falls back, and put on the service its posts point at rather than the one every complaint resembles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ingest.records import Service
+from tests.factories import START, near, triage_post, unit_vector
+from triage.catalog import ServiceCatalog
+from triage.clustering import Cluster
+from triage.engine import TriageEngine
+from triage.settings import Settings
+
+_EVERYDAY = unit_vector(7)
+GROUP = 8
+
+
+def _day(
+    settings: Settings, burst_authors: int, trickle_after_burst: int, minutes: int = 900
+) -> TriageEngine:
+    """Ordinary varied complaints all day; one everyday complaint of a kind every 5 minutes and a
+    flurry of it at minute 300 (a cluster forms, nobody is paged); a burst of that same kind from many
+    new authors at minute 540, then ``trickle_after_burst`` posts an hour."""
+    engine = TriageEngine(settings, ServiceCatalog([], np.zeros((0, 384))))
+    number = 0
+    burst_end = 540 + burst_authors // 2
+    for minute in range(minutes):
+        engine.tick(START.timestamp() + minute * 60)
+        number += 1
+        topic = unit_vector(10_000 + minute % 40)
+        engine.add_post(triage_post(number, minute + 0.1, f"regular{number}", near(topic, number, 0.3)))
+        if minute == 300:  # a small flurry of the everyday kind: a cluster forms, but nobody is paged
+            for early in range(GROUP):
+                number += 1
+                engine.add_post(
+                    triage_post(number, minute + early / 10, f"first{number}", near(_EVERYDAY, number, 0.2))
+                )
+        if minute % 5 == 0:
+            number += 1
+            engine.add_post(
+                triage_post(number, minute + 0.2, f"everyday{number}", near(_EVERYDAY, number, 0.2))
+            )
+        if 540 <= minute < burst_end:
+            for extra in range(2):
+                number += 1
+                engine.add_post(
+                    triage_post(
+                        number, minute + 0.3 + extra / 10, f"hit{number}", near(_EVERYDAY, number, 0.2)
+                    )
+                )
+        if minute >= burst_end and trickle_after_burst and minute % (60 // trickle_after_burst) == 0:
+            number += 1
+            engine.add_post(triage_post(number, minute + 0.4, f"after{number}", near(_EVERYDAY, number, 0.2)))
+    return engine
+
+
+def test_a_burst_in_a_long_lived_everyday_cluster_pages_as_its_own_problem() -> None:
+    engine = _day(Settings(), burst_authors=30, trickle_after_burst=0, minutes=600)
+    signals = list(engine.signals.values())
+    assert len(signals) == 1
+    signal = signals[0]
+    incident = engine.book.resolve_key(signal.cluster_key)
+    window_start = signal.first_triggered_at - Settings().policy.window_minutes * 60
+    assert min(member.time for member in incident.members) >= window_start
+    everyday: list[Cluster] = [
+        cluster
+        for cluster in engine.current_clusters()
+        if cluster is not incident and any(member.author.startswith("first") for member in cluster.members)
+    ]
+    assert everyday, "the everyday complaints keep a cluster of their own"
+    assert not any(cluster.escalated for cluster in everyday)
+    assert min(member.time for member in everyday[0].members) < window_start
+
+
+def test_an_incident_resolves_once_it_falls_back_to_a_share_of_its_peak() -> None:
+    """After the burst the kind of complaint goes on a little above its old rate; the page closes."""
+    settings = Settings()
+    engine = _day(settings, burst_authors=40, trickle_after_burst=12)
+    signal = next(iter(engine.signals.values()))
+    assert signal.state == "resolved"
+    assert signal.resolved_at is not None
+    assert signal.resolved_at - signal.first_triggered_at < 4 * 3600
+
+
+def test_a_cluster_goes_to_the_service_its_posts_point_at_not_the_one_every_complaint_resembles() -> None:
+    shared = unit_vector(1)
+    specific = unit_vector(2)
+    generic_service = (0.9 * shared + 0.1 * unit_vector(3)).astype(np.float32)
+    generic_service /= np.linalg.norm(generic_service)
+    right_service = (0.3 * shared + 0.7 * specific).astype(np.float32)
+    right_service /= np.linalg.norm(right_service)
+    catalog = ServiceCatalog(
+        [Service(name="app", description="the app"), Service(name="wallet", description="crypto wallet")],
+        np.stack([generic_service, right_service]),
+    )
+    cluster = Cluster(key="cl-1", born_at=START.timestamp())
+    for number in range(6):
+        vector = 0.85 * shared + 0.25 * specific + 0.05 * unit_vector(100 + number)
+        cluster.add(
+            triage_post(number, number, f"a{number}", (vector / np.linalg.norm(vector)).astype(np.float32))
+        )
+    assert catalog.match(cluster).service == "app"  # raw similarity: the template-like direction wins
+    assert catalog.match(cluster, background=shared.astype(np.float32)).service == "wallet"
