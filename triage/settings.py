@@ -145,7 +145,9 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; default is SQLite at DATA_DIR/signal-triage.db."
     )
     model_dir: Path | None = Field(
-        None, description="Classifier artifact folder; default is the bundled one."
+        None,
+        description="Classifier artifacts: a version folder (pins that version) or an artifacts root "
+        "(follows its DEFAULT, which `triage model promote` moves); default is the bundled root.",
     )
     broker_url: str | None = Field(
         None,

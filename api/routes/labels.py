@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
@@ -80,10 +82,17 @@ def export_labels(
     rows = export_rows(session, tenant, filters)
     card = data_card(rows, tenant, filters, wall_clock())
     headers = {
-        "Content-Disposition": f'attachment; filename="labels-{tenant}.{format}"',
+        "Content-Disposition": _attachment(f"labels-{tenant}.{format}"),
         "X-Data-Card": json.dumps(card, separators=(",", ":"), ensure_ascii=True),
     }
     if format == "json":
         return JSONResponse(plain_rows(rows), headers=headers)
     media_type = "application/vnd.apache.parquet" if format == "parquet" else "text/csv; charset=utf-8"
     return Response(export_bytes(rows, format), media_type=media_type, headers=headers)
+
+
+def _attachment(filename: str) -> str:
+    """A download name any tenant can have: headers are Latin-1, so an ASCII fallback plus the exact
+    name in RFC 5987 form (``filename*``), which browsers prefer."""
+    fallback = re.sub(r'[^A-Za-z0-9._-]', "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -12,7 +12,20 @@ import pytest
 
 from tests.factories import write_small_scenario
 
-COMMANDS = ["replay", "demo", "analyze", "model", "serve", "run", "sources", "outbox", "keys"]
+COMMANDS = [
+    "replay",
+    "demo",
+    "analyze",
+    "model",
+    "serve",
+    "run",
+    "sources",
+    "outbox",
+    "keys",
+    "labels",
+    "worker",
+    "beat",
+]
 
 
 def run_triage(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -34,6 +47,13 @@ def test_each_command_has_help(tmp_path: Path, command: str) -> None:
     result = run_triage(command, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def test_a_bad_option_value_is_a_usage_message_not_a_traceback(tmp_path: Path) -> None:
+    result = run_triage("outbox", "list", "--status", "bogus", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown status 'bogus'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_malformed_line_is_one_clear_error_and_a_nonzero_exit(tmp_path: Path) -> None:

@@ -252,3 +252,12 @@ def test_the_openapi_document_describes_errors_as_the_problem_details_they_are(a
     invalid = api.get("/v1/clusters", params={"limit": 0})
     assert invalid.status_code == 422 and invalid.headers["content-type"] == "application/problem+json"
     assert set(document["components"]["schemas"]["Problem"]["required"]) <= set(invalid.json())
+
+
+def test_a_tenant_outside_latin_1_still_gets_its_labels_export(api: TestClient) -> None:
+    """The tenant went into the download's file name, and headers are Latin-1: a 500 before."""
+    response = api.get("/v1/labels/export", params={"tenant": "Āpfel-东京"})
+    assert response.status_code == 200
+    disposition = response.headers["content-disposition"]
+    assert 'filename="labels-' in disposition
+    assert "filename*=UTF-8''labels-%C4%80pfel-%E4%B8%9C%E4%BA%AC.csv" in disposition

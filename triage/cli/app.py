@@ -70,10 +70,21 @@ def main() -> None:
         sys.exit(1)
     except typer.Abort:
         sys.exit(130)
-    except Exception as error:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+    except Exception as error:  # usage errors arrive here in non-standalone mode
+        if _is_usage_error(error):
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(error, "exit_code", 2))
         raise
+
+
+def _is_usage_error(error: Exception) -> bool:
+    """Click's and Typer's own (vendored) usage errors: both print themselves as one clear message."""
+    import click
+
+    if isinstance(error, click.ClickException):
+        return True
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+    except ImportError:  # a Typer that uses click directly
+        return False
+    return isinstance(error, TyperClickException)
