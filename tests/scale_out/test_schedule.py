@@ -58,3 +58,10 @@ def test_worker_refuses_unknown_queues() -> None:
     result = CliRunner().invoke(app, ["worker", "--queues", "ingest,reports"])
     assert result.exit_code != 0
     assert "queues are a comma-separated subset" in result.output
+
+
+def test_each_app_runs_its_own_tasks_with_its_own_settings() -> None:
+    first = create_celery_app(Settings(broker_url="redis://127.0.0.1:6379/14"))
+    second = create_celery_app(Settings(broker_url="redis://127.0.0.1:6379/15"))
+    assert first.tasks["triage.tick"].context.broker_url.endswith("/14")
+    assert second.tasks["triage.tick"].context.broker_url.endswith("/15")

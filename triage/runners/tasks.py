@@ -120,6 +120,8 @@ def register_tasks(
     options: dict[str, Any] = {
         "base": StageTask,
         "bind": True,
+        # this app's own tasks, bound to this context: not shared with other apps in the process
+        "shared": False,
         "context": context,
         "acks_late": True,
         "reject_on_worker_lost": True,
