@@ -39,7 +39,12 @@ from classifier.artifact import default_artifact_dir, load_artifact  # noqa: E40
 from classifier.baselines import fit_tfidf_classifier  # noqa: E402
 from classifier.datasets import load_maalej2016, load_semeval_pool, load_tweeteval  # noqa: E402
 from classifier.encoder import load_sentence_encoder  # noqa: E402
-from classifier.evaluation import benchmark_figures, evaluate_artifact, sets_from_examples  # noqa: E402
+from classifier.evaluation import (  # noqa: E402
+    benchmark_figures,
+    evaluate_artifact,
+    sets_from_examples,
+    tweet_noise_filter,
+)
 from classifier.heads import calibrate_binary, fit_logistic_head  # noqa: E402
 from classifier.labels import maalej2016_problem  # noqa: E402
 from classifier.metrics import binary_scores, macro_recall  # noqa: E402
@@ -107,22 +112,6 @@ def in_domain(train: ProblemExamples, test: ProblemExamples) -> tuple[float, flo
     column = tfidf.labels.index("problem")
     tfidf_f1 = f1(test.is_problem, tfidf.predict_proba(test.texts)[:, column] >= 0.5)
     return probe_f1, tfidf_f1
-
-
-def tweet_noise_filter(part: ProblemExamples) -> ProblemExamples:
-    """Sanders: keep only ``irrelevant`` (the brief's noise class); airline: all mapped rows."""
-    if part.dataset != "sanders_tech_tweets":
-        return part
-    keep = [i for i, label in enumerate(part.labels) if label == "irrelevant"]
-    return ProblemExamples(
-        part.dataset,
-        part.split,
-        [part.texts[i] for i in keep],
-        [part.labels[i] for i in keep],
-        part.embeddings[keep],
-        [part.is_problem[i] for i in keep],
-        [part.categories[i] for i in keep],
-    )
 
 
 def merge(parts: list[ProblemExamples], name: str, split: str) -> ProblemExamples:

@@ -77,7 +77,7 @@ def sets_from_examples(
     return EvaluationSets(test, sentiment, embeddings, sample, seed)
 
 
-def _irrelevant_only(part: ProblemExamples) -> ProblemExamples:
+def tweet_noise_filter(part: ProblemExamples) -> ProblemExamples:
     """Sanders: only ``irrelevant`` tweets count as the noise of the tweets figure; airline: all rows."""
     if part.dataset != "sanders_tech_tweets":
         return part
@@ -141,7 +141,7 @@ def evaluate_artifact(artifact: ModelArtifact, sets: EvaluationSets) -> dict[str
     parts = {part.dataset: part for part in sets.problem}
     per_dataset = {name: _problem_scores(artifact, part) for name, part in sorted(parts.items())}
     with_problems = [scores["f1"] for scores in per_dataset.values() if scores["positives"] > 0]
-    tweets = [_irrelevant_only(parts[name]) for name in TWEET_SETS if name in parts]
+    tweets = [tweet_noise_filter(parts[name]) for name in TWEET_SETS if name in parts]
     tweets_f1 = None
     if tweets:
         truth = [v for part in tweets for v in part.is_problem]
