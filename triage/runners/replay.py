@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from sqlalchemy.exc import OperationalError
 
-from triage.errors import TriageError
+from triage.errors import StorageError, TriageError
 from triage.replay.flow import tenant_for
 from triage.runners.tasks import DEFAULT_ANALYSIS_BATCH
 from triage.settings import Settings
@@ -52,6 +53,7 @@ def replay_on_workers(
     skip_invalid: bool = False,
     analysis_batch: int = DEFAULT_ANALYSIS_BATCH,
     timeout: float = 3600.0,
+    redispatch_after: float = 30.0,
     timer: Callable[[], float] = time.perf_counter,
 ) -> WorkersReplay:
     """Send ``path`` through the ingest, analysis and triage queues and wait for the report.
@@ -82,13 +84,36 @@ def replay_on_workers(
             ),
             deadline,
         )
-        for task_id in dispatch["batches"]:
-            _wait(app.AsyncResult(task_id), deadline)
+        batches = [app.AsyncResult(task_id) for task_id in dispatch["batches"]]
+        # wait on the database, not on the batches' results: a broker that restarted lost the queued
+        # batches (and their leases), so when nothing moves for a while the posts are dispatched again
+        # (leases keep a re-dispatch from sending what is still queued); a database that is down
+        # for a while is waited out like the workers wait it out, by trying again
+        left, moved = -1, time.monotonic()
         while True:
-            with transaction(sessions) as session:
-                left = len(posts_to_analyse(session, tenant, model_version))
-            if not left:
+            try:
+                with transaction(sessions) as session:
+                    now_left = len(posts_to_analyse(session, tenant, model_version))
+            except (OperationalError, StorageError):
+                now_left = left
+            if now_left == 0:
                 break
+            _raise_if_failed(batches)
+            if now_left != left:
+                left, moved = now_left, time.monotonic()
+            elif time.monotonic() - moved > redispatch_after:
+                moved = time.monotonic()
+                try:
+                    again = _wait(
+                        app.send_task(
+                            "triage.analysis.dispatch",
+                            kwargs={"tenant": tenant, "batch_size": analysis_batch},
+                        ),
+                        min(deadline, time.monotonic() + redispatch_after),
+                    )
+                    batches.extend(app.AsyncResult(task_id) for task_id in again["batches"])
+                except WorkersReplayError:
+                    pass  # broker or database still down: try again after the next quiet spell
             if time.monotonic() > deadline:
                 raise WorkersReplayError(f"{left} post(s) still unanalysed when the replay timed out")
             time.sleep(0.5)
@@ -113,6 +138,17 @@ def replay_on_workers(
         len(dispatch["batches"]),
         float(tick["seconds"]),
     )
+
+
+def _raise_if_failed(batches: list[Any]) -> None:
+    """A batch that failed for good (dead-lettered) will not be analysed by waiting longer."""
+    for result in batches:
+        try:
+            failed = result.failed()
+        except Exception:  # the result backend (the broker) is unreachable: nothing known yet
+            return
+        if failed:
+            _wait(result, time.monotonic() + 1.0)
 
 
 def _wait(result: Any, deadline: float) -> Any:
