@@ -14,8 +14,14 @@ delivered, and the resident memory of both processes. At the end it prints the s
 memory over the second half of the run (MiB per minute), which should be near zero when memory is
 bounded, and writes everything as JSON with ``--json-out``.
 
+With ``--runner celery`` the same load runs on the scale-out runner instead: the API, ``triage beat``
+and ``--workers`` (default 2) ``triage worker`` processes on the machine's PostgreSQL (a fresh database,
+dropped afterwards) and Redis (``--redis-url``, a DB number of its own, flushed); "run MiB" is then
+beat plus every worker.
+
     .venv/bin/python -m benchmarks.soak                     # 10 minutes, 50 posts/s, bursts of 500/s
     .venv/bin/python -m benchmarks.soak --minutes 2 --sample-seconds 20
+    .venv/bin/python -m benchmarks.soak --runner celery --workers 2
 """
 
 from __future__ import annotations
@@ -222,13 +228,15 @@ def rss_mib(pid: int) -> float:
     return total / 2**20
 
 
-def database_counts(database: Path) -> dict[str, int]:
-    import sqlite3
+def database_counts(engine: Any) -> dict[str, int]:
+    from sqlalchemy import text
 
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
-        posts = connection.execute("SELECT count(*) FROM posts").fetchone()[0]
-        analysed = connection.execute("SELECT count(DISTINCT post_id) FROM analyses").fetchone()[0]
-        statuses = dict(connection.execute("SELECT status, count(*) FROM outbox_messages GROUP BY status"))
+    with engine.connect() as connection:
+        posts = connection.execute(text("SELECT count(*) FROM posts")).scalar_one()
+        analysed = connection.execute(text("SELECT count(DISTINCT post_id) FROM analyses")).scalar_one()
+        statuses = dict(
+            connection.execute(text("SELECT status, count(*) FROM outbox_messages GROUP BY status")).all()
+        )
     return {
         "posts": posts,
         "backlog": posts - analysed,
@@ -260,11 +268,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def service_env(work: Path, receiver_url: str, args: argparse.Namespace) -> dict[str, str]:
+def service_env(work: Path, receiver_url: str, database_url: str, broker_url: str | None) -> dict[str, str]:
     return {
         **os.environ,
         "SIGNAL_TRIAGE_DATA_DIR": str(work),
-        "SIGNAL_TRIAGE_DATABASE_URL": f"sqlite:///{(work / 'soak.db').as_posix()}",
+        "SIGNAL_TRIAGE_DATABASE_URL": database_url,
+        **({"SIGNAL_TRIAGE_BROKER_URL": broker_url} if broker_url else {}),
         "SIGNAL_TRIAGE_API": json.dumps(
             {
                 "keys": [
@@ -307,6 +316,94 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], seconds: float =
     sys.exit(f"the API was not ready within {seconds:.0f} s")
 
 
+@dataclass
+class Topology:
+    """The processes doing the work behind the API, and how to reach their database."""
+
+    database_url: str
+    broker_url: str | None
+    runners: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    cleanup: list[Any] = field(default_factory=list)
+
+    def rss_mib(self) -> float:
+        return sum(rss_mib(process.pid) for process in self.runners)
+
+    def exited(self) -> bool:
+        return any(process.poll() is not None for process in self.runners)
+
+
+def fresh_postgres(admin_url: str) -> tuple[str, Any]:
+    """A new database on the server behind ``admin_url``, and a function that drops it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"signal_triage_soak_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def plan_topology(args: argparse.Namespace, work: Path) -> Topology:
+    if args.runner == "embedded":
+        return Topology(f"sqlite:///{(work / 'soak.db').as_posix()}", None)
+    import redis
+
+    database_url, drop = fresh_postgres(args.postgres_url)
+    redis.Redis.from_url(args.redis_url).flushdb()
+    topology = Topology(database_url, args.redis_url)
+    topology.cleanup.append(drop)
+    topology.cleanup.append(lambda: redis.Redis.from_url(args.redis_url).flushdb())
+    return topology
+
+
+def start_runners(topology: Topology, args: argparse.Namespace, env: dict[str, str], work: Path) -> None:
+    """``triage run`` (embedded), or beat and the workers on the same intervals (celery)."""
+    if args.runner == "embedded":
+        topology.runners.append(
+            start(
+                [
+                    "run",
+                    "--analysis-interval",
+                    "5",
+                    "--triage-interval",
+                    "30",
+                    "--delivery-interval",
+                    "5",
+                    "-q",
+                ],
+                env,
+                work,
+                work / "run.log",
+            )
+        )
+        return
+    for number in range(args.workers):
+        topology.runners.append(
+            start(
+                ["worker", "--name", f"soak{number}@%h", "--loglevel", "warning"],
+                env,
+                work,
+                work / f"w{number}.log",
+            )
+        )
+    topology.runners.append(
+        start(
+            ["beat", "--analysis-interval", "5", "--triage-interval", "30", "--delivery-interval", "5"],
+            env,
+            work,
+            work / "beat.log",
+        )
+    )
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -342,6 +439,16 @@ def main() -> None:
         "--scenario", type=Path, default=None, help="Default: ../shared fintech_day, else the demo."
     )
     parser.add_argument("--json-out", type=Path, default=None)
+    parser.add_argument("--runner", choices=("embedded", "celery"), default="embedded")
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (with --runner celery).")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "SIGNAL_TRIAGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="A database on the server the Celery run creates its own database on.",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Broker (flushed).")
     args = parser.parse_args()
 
     scenario = args.scenario or shared_dir() / "scenarios" / "fintech_day.jsonl"
@@ -350,23 +457,24 @@ def main() -> None:
     posts = endless(scenario_posts(scenario))
     receiver, receiver_server = start_receiver()
     work = Path(tempfile.mkdtemp(prefix="soak-"))
-    env = service_env(work, receiver.url, args)
+    topology = plan_topology(args, work)
+    env = service_env(work, receiver.url, topology.database_url, topology.broker_url)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     api = start(["serve", "--port", str(port), "--log-level", "warning"], env, work, work / "serve.log")
-    runner = start(
-        ["run", "--analysis-interval", "5", "--triage-interval", "30", "--delivery-interval", "5", "-q"],
-        env,
-        work,
-        work / "run.log",
-    )
     print(
         f"soak: {args.minutes:g} min, {args.rate:g} posts/s with {args.burst_seconds:g} s bursts of "
-        f"{args.burst_rate:g}/s every {args.burst_every:g} s; scenario {scenario.name}; work {work}"
+        f"{args.burst_rate:g}/s every {args.burst_every:g} s; scenario {scenario.name}; runner {args.runner}"
+        + (f" with {args.workers} workers" if args.runner == "celery" else "")
+        + f"; work {work}"
     )
     samples: list[dict[str, Any]] = []
+    from sqlalchemy import create_engine
+
+    database = create_engine(topology.database_url)
     try:
-        wait_ready(base_url, api)
+        wait_ready(base_url, api)  # the API migrates the database before it answers
+        start_runners(topology, args, env, work)
         load = Load(base_url, posts, args)
         threads = [
             threading.Thread(target=load.intake, daemon=True),
@@ -384,7 +492,7 @@ def main() -> None:
             time.sleep(max(0.0, min(args.sample_seconds, end - time.monotonic())))
             elapsed = time.monotonic() - started
             window = load.take_window()
-            counts = database_counts(work / "soak.db")
+            counts = database_counts(database)
             sample = {
                 "seconds": round(elapsed, 1),
                 "posts_per_second": window.accepted / args.sample_seconds,
@@ -395,7 +503,7 @@ def main() -> None:
                 **counts,
                 "receiver_unique": len(receiver.unique),
                 "api_rss_mib": rss_mib(api.pid),
-                "run_rss_mib": rss_mib(runner.pid),
+                "run_rss_mib": topology.rss_mib(),
             }
             samples.append(sample)
             rate, intake, board = sample["posts_per_second"], sample["intake_p95_ms"], sample["board_p95_ms"]
@@ -406,7 +514,7 @@ def main() -> None:
                 f"{fmt(sample['api_rss_mib']):>8} {fmt(sample['run_rss_mib']):>8}",
                 flush=True,
             )
-            if runner.poll() is not None or api.poll() is not None:
+            if topology.exited() or api.poll() is not None:
                 print("a service process exited; see the logs in", work)
                 break
         load.stop.set()
@@ -414,21 +522,27 @@ def main() -> None:
             thread.join(timeout=30)
         drain_started = time.monotonic()
         while time.monotonic() - drain_started < args.drain_seconds:
-            counts = database_counts(work / "soak.db")
+            counts = database_counts(database)
             if counts["backlog"] == 0 and counts["outbox_open"] == 0:
                 break
             time.sleep(2)
         drained_in = time.monotonic() - drain_started
-        final = database_counts(work / "soak.db")
+        final = database_counts(database)
     finally:
-        stop(runner)
+        for process in topology.runners:
+            stop(process)
         stop(api)
         receiver_server.shutdown()
+        database.dispose()
+        for clean in topology.cleanup:
+            clean()
 
     half = (
         [sample for sample in samples if sample["seconds"] >= samples[-1]["seconds"] / 2] if samples else []
     )
     summary = {
+        "runner": args.runner,
+        "workers": args.workers if args.runner == "celery" else 0,
         "minutes": args.minutes,
         "offered_rate": args.rate,
         "burst_rate": args.burst_rate,

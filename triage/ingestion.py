@@ -299,12 +299,13 @@ def build_source(
     clock: Clock,
     sleeper: Callable[[float], None] | None = None,
     *,
-    batch_lines: int = 5000,
+    batch_lines: int | None = None,
 ) -> Source:
     """The configured source of kind ``name``; a missing setting is a ``SourceConfigError`` naming it.
 
     ``sleeper`` is how the filtered stream waits between reconnects (the runner's choice);
-    ``batch_lines`` is how many lines of a dropped file are stored per transaction.
+    ``batch_lines`` is how many lines of a dropped file are stored per transaction (default: the
+    ``watched_folder_batch_lines`` setting).
     """
     if name in ("twitter", "twitter-stream") and settings.twitter_bearer_token is None:
         raise SourceConfigError("X needs a bearer token: set sources.twitter_bearer_token")
@@ -353,7 +354,7 @@ def build_source(
             settings.watched_folder,
             clock=clock,
             settle=timedelta(seconds=settings.watched_folder_settle_seconds),
-            batch_lines=batch_lines,
+            batch_lines=batch_lines or settings.watched_folder_batch_lines,
         )
     raise SourceConfigError(f"unknown source {name!r}; configured names are {', '.join(SOURCE_NAMES)}")
 

@@ -138,6 +138,12 @@ class SourcesSettings(BaseModel):
     watched_folder_settle_seconds: float = Field(
         5.0, description="A file modified more recently than this is still being written and waits."
     )
+    watched_folder_batch_lines: int = Field(
+        5000,
+        ge=1,
+        description="Lines of a dropped file stored per transaction (and per cursor step): smaller batches "
+        "make a crash redo less, larger ones store faster.",
+    )
 
     intake_max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted POST /v1/posts body.")
     intake_max_posts: int = Field(5000, description="Most posts accepted in one POST /v1/posts.")

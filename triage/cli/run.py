@@ -198,8 +198,12 @@ def run(
     delivery_interval: float = typer.Option(10.0, min=1, help="Seconds between outbox deliveries."),
     once: bool = typer.Option(False, "--once", help="Run every job one time and exit (for cron)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No line for each stored batch."),
-    batch_lines: int = typer.Option(
-        5000, "--batch-lines", min=1, help="Folder sources: lines of a file stored per transaction."
+    batch_lines: int | None = typer.Option(
+        None,
+        "--batch-lines",
+        min=1,
+        help="Folder sources: lines of a file stored per transaction (default: "
+        "sources.watched_folder_batch_lines, 5000).",
     ),
 ) -> None:
     """Pull the configured sources, analyse and triage what they bring, and deliver the outbox,

@@ -90,7 +90,7 @@ def _parse_since(value: str) -> datetime:
 
 
 def _open_source(
-    sessions: sessionmaker[Session], config: SourcesSettings, name: str, batch_lines: int = 5000
+    sessions: sessionmaker[Session], config: SourcesSettings, name: str, batch_lines: int | None = None
 ) -> Source:
     """The source ``name`` stands for: a built-in name, or one recorded with ``add``."""
     with transaction(sessions) as session:
@@ -110,7 +110,11 @@ def _batch_printer(console: Console, name: str, quiet: bool) -> BatchListener:
 
 
 _BATCH_LINES = typer.Option(
-    5000, "--batch-lines", min=1, help="Folder source: lines of a file stored per transaction."
+    None,
+    "--batch-lines",
+    min=1,
+    help="Folder source: lines of a file stored per transaction "
+    "(default: sources.watched_folder_batch_lines).",
 )
 
 
@@ -122,7 +126,7 @@ def pull(
         None, help="Seconds between pulls with --loop (default: settings)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary of each pull."),
-    batch_lines: int = _BATCH_LINES,
+    batch_lines: int | None = _BATCH_LINES,
 ) -> None:
     """Pull NAME from where it last stopped; with --loop, keep going until Ctrl-C.
 
@@ -168,7 +172,7 @@ def backfill(
     name: str = typer.Argument(..., help="Which source (built-in or added)."),
     since: str = typer.Option(..., "--since", help="Read again from this ISO time (UTC if no offset)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
-    batch_lines: int = _BATCH_LINES,
+    batch_lines: int | None = _BATCH_LINES,
 ) -> None:
     """Read NAME again from --since, through the same pull: what is stored already is stored once.
 

@@ -73,6 +73,7 @@ def triage_tick(
             log.info("tick_skipped tenant=%s reason=another_tick_running", tenant)
             return TickOutcome(SKIPPED, tenant)
         started = timer()
+        log.info("tick_started tenant=%s", tenant)
         engine = run_triage(sessions, tenant, analyzer, settings, SilentProgress())
         with transaction(sessions) as session:
             # the decisions' outgoing messages commit with the state that decided them, or not at all
