@@ -527,6 +527,10 @@ def main() -> None:
                 break
             time.sleep(2)
         drained_in = time.monotonic() - drain_started
+        # stopped first: a worker's warm shutdown finishes the tick or delivery it holds, which the
+        # final counts (and the receiver's) must include
+        for process in topology.runners:
+            stop(process)
         final = database_counts(database)
     finally:
         for process in topology.runners:

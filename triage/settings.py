@@ -160,6 +160,12 @@ class Settings(BaseSettings):
         description="Seconds before a task taken by a worker that died without acknowledging it is "
         "handed to another worker; longer than the slowest task, or a running task is run twice.",
     )
+    analysis_retry_after_failure_seconds: int = Field(
+        300,
+        ge=1,
+        description="Seconds before the posts of an analysis batch that failed for good (its retries "
+        "spent, e.g. in a database outage longer than them) are offered to the next dispatch again.",
+    )
     analysis_batch_size: int = Field(128, description="Posts per encoder batch.")
     tick_seconds: int = Field(60, description="Event-time interval between clustering/detection passes.")
     clustering: ClusteringSettings = ClusteringSettings()

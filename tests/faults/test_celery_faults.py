@@ -21,12 +21,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +30,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import write_small_scenario
+from tests.faults.servers import postgres_restarted_on_exit, redis_restarted_on_exit, wait_until
 from tests.scale_out import conftest as scale_out
 from triage.replay.flow import replay_file
 from triage.runners.celery_app import create_celery_app
@@ -48,6 +45,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 redis_url = scale_out.redis_url
 worker_environment = scale_out.worker_environment
 workers = scale_out.workers
+beats = scale_out.beats
 scale_out_settings = scale_out.scale_out_settings
 
 
@@ -82,93 +80,6 @@ BATCH = 16
 PG_DOWN_SECONDS = 30
 REPLAY_TIMEOUT = 150.0
 _STORED = re.compile(r"analysis_batch_stored task_id=\S+ tenant=\S+ posts=\d+ analysed=(\d+)")
-
-
-def _run(command: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not come back within {timeout:.0f}s")
-
-
-def _redis_answers() -> bool:
-    result = _run(["redis-cli", "-p", "6379", "ping"], timeout=10)
-    return result.returncode == 0 and "PONG" in result.stdout
-
-
-def _postgres_answers() -> bool:
-    return _run(["pg_isready", "-h", "127.0.0.1"], timeout=10).returncode == 0
-
-
-def _pg_cluster() -> tuple[str, str]:
-    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-    if not versions:
-        pytest.skip("no PostgreSQL cluster under /etc/postgresql to stop and start")
-    return versions[-1], "main"
-
-
-@contextmanager
-def _redis_restarted_on_exit() -> Iterator[Callable[[], None]]:
-    """Yields a function that restarts Redis; Redis is started again (and answering) on exit regardless."""
-    for command in ("redis-cli", "redis-server"):
-        if shutil.which(command) is None:
-            pytest.skip(f"needs {command} on PATH to restart Redis")
-
-    def restart() -> None:
-        _run(["redis-cli", "-p", "6379", "shutdown", "nosave"])
-        _wait_until(lambda: not _redis_answers(), "Redis going down", timeout=30)
-        started = _run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", ""]
-        )
-        assert started.returncode == 0, f"redis-server did not start: {started.stderr}"
-        _wait_until(_redis_answers, "Redis")
-
-    try:
-        yield restart
-    finally:
-        if not _redis_answers():
-            _run(
-                ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", ""]
-            )
-            _wait_until(_redis_answers, "Redis")
-
-
-@contextmanager
-def _postgres_restarted_on_exit() -> Iterator[Callable[[float], None]]:
-    """Yields a function that stops PostgreSQL for a while; it is started (and answering) on exit anyway."""
-    for command in ("pg_ctlcluster", "pg_isready"):
-        if shutil.which(command) is None:
-            pytest.skip(f"needs {command} on PATH to stop and start PostgreSQL")
-    if os.geteuid() != 0:
-        pytest.skip("stopping the PostgreSQL cluster needs root (pg_ctlcluster)")
-    version, cluster = _pg_cluster()
-    control = ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster]
-
-    def start() -> None:
-        started = _run([*control, "start"], timeout=120)
-        assert started.returncode == 0 or _postgres_answers(), f"PostgreSQL did not start: {started.stderr}"
-        _wait_until(_postgres_answers, "PostgreSQL", timeout=120)
-
-    def outage(seconds: float) -> None:
-        stopped = _run([*control, "stop"], timeout=120)
-        if stopped.returncode != 0:
-            pytest.skip(f"cannot stop PostgreSQL ({' '.join(control)} stop): {stopped.stderr.strip()}")
-        try:
-            time.sleep(seconds)
-        finally:
-            start()
-
-    try:
-        yield outage
-    finally:
-        if not _postgres_answers():
-            start()
 
 
 def _replay_with_fault(
@@ -248,7 +159,7 @@ def test_redis_restart_mid_replay_resumes(
     scenario = tmp_path / "bank.jsonl"
     write_small_scenario(scenario)
     embedded = _embedded_report(scenario, analyzer, tmp_path)
-    with _redis_restarted_on_exit() as restart_redis:
+    with redis_restarted_on_exit() as restart_redis:
         settings = scale_out_settings()
         worker = workers.start("redis-fault")
         replay = _replay_with_fault(scenario, settings, analyzer, worker, restart_redis)
@@ -262,7 +173,7 @@ def test_postgres_down_30s_mid_replay_resumes(
     scenario = tmp_path / "bank.jsonl"
     write_small_scenario(scenario)
     embedded = _embedded_report(scenario, analyzer, tmp_path)
-    with _postgres_restarted_on_exit() as outage:
+    with postgres_restarted_on_exit() as outage:
         settings = scale_out_settings()
         # retries 3 s, 6 s, 12 s, 24 s, 48 s after the first failure: the later ones outlast a 30-s outage
         worker = workers.start("pg-fault", "--max-retries", "5", "--retry-backoff", "3")
@@ -270,3 +181,56 @@ def test_postgres_down_30s_mid_replay_resumes(
     assert "retry: Retry in" in worker.text(), "the outage made tasks fail and retry"
     assert "task_dead_lettered" not in worker.text()
     _assert_exactly_once(replay, embedded, settings, worker)
+
+
+def test_postgres_down_longer_than_the_retries_with_beat_resumes(
+    workers: Any,
+    beats: Callable[[str], Any],
+    scale_out_settings: Callable[[], Settings],
+    analyzer: Any,
+    tmp_path: Path,
+) -> None:
+    """The live topology (beat and a worker pulling a watched folder) with retries far shorter than a
+    30-s PostgreSQL outage: the batches failing in it are dead-lettered, their posts are offered again
+    a few seconds later, and every post ends up analysed exactly once without anyone resending them."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    scenario = folder / "bank.jsonl"
+    write_small_scenario(scenario)
+    os.utime(scenario, (1_000_000, 1_000_000))  # long settled
+    posts = sum(1 for line in scenario.read_text(encoding="utf-8").splitlines() if '"type": "post"' in line)
+    workers.environment.update(
+        SIGNAL_TRIAGE_SOURCES__WATCHED_FOLDER=str(folder),
+        SIGNAL_TRIAGE_SOURCES__WATCHED_FOLDER_SETTLE_SECONDS="0",
+        SIGNAL_TRIAGE_ANALYSIS_RETRY_AFTER_FAILURE_SECONDS="5",
+    )
+    with postgres_restarted_on_exit() as outage:
+        settings = scale_out_settings()
+        # one retry a second later: every batch caught by the outage fails for good
+        worker = workers.start("pg-long", "--max-retries", "1", "--retry-backoff", "1")
+        beats("beat")
+        worker.wait_for("analysis_batch_started", timeout=120)
+        outage(PG_DOWN_SECONDS)
+
+    def tenant_counts() -> tuple[int, int]:
+        engine = create_db_engine(settings.resolved_database_url)
+        try:
+            with transaction(session_factory(engine)) as session:
+                stored = session.scalar(
+                    select(func.count()).select_from(PostRow).where(PostRow.tenant == "default")
+                )
+                analysed = session.scalar(
+                    select(func.count())
+                    .select_from(AnalysisRow)
+                    .join(PostRow, PostRow.id == AnalysisRow.post_id)
+                    .where(PostRow.tenant == "default")
+                )
+        finally:
+            engine.dispose()
+        return int(stored or 0), int(analysed or 0)
+
+    wait_until(lambda: tenant_counts() == (posts, posts), "every post analysed", timeout=REPLAY_TIMEOUT)
+    log = worker.text()
+    assert "analysis_batch_failed" in log, "a batch failed for good in the outage (else no test)"
+    analysed = sum(int(count) for count in _STORED.findall(log))
+    assert analysed == posts, "no post was analysed and stored twice"

@@ -11,7 +11,9 @@ folder, stored 10 lines per transaction, and each worker in turn is SIGKILLed
 
 1. inside the ingest, after its third stored batch, together with beat;
 2. inside a triage tick, after ``tick_started`` and before ``tick_done``;
-3. inside a delivery, while the receiver holds the answer to a message it got.
+3. inside a delivery, while the receiver holds the answer to a message it got;
+4. and then Redis is restarted without saving under the last worker and beat, which must reconnect
+   and make up for every queued message, result and analysis lease it lost.
 
 After each kill a fresh worker (and, after the first, a fresh beat on the
 same schedule file) is started and nobody does anything else. The end state:
@@ -29,19 +31,18 @@ from __future__ import annotations
 import os
 import random
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from tests.faults.servers import redis_restarted_on_exit
 from tests.faults.support import Receiver, escalation_env, running_receiver, write_scenario
 from tests.scale_out import conftest as scale_out
+from tests.scale_out.conftest import Beat
 from triage.escalation.models import OutboxMessageRow
 from triage.replay.flow import replay_file
 from triage.runners.celery_app import create_celery_app
@@ -54,6 +55,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 redis_url = scale_out.redis_url
 worker_environment = scale_out.worker_environment
 workers = scale_out.workers
+beats = scale_out.beats
 scale_out_settings = scale_out.scale_out_settings
 
 TENANT = "default"
@@ -66,54 +68,6 @@ RECEIVER_HOLD_SECONDS = 2.0
 PATIENCE_SECONDS = 300.0
 SEED = int(os.environ.get("FAULT_SEEDS", "11").split(",")[0])
 _STORED = re.compile(r"analysis_batch_stored task_id=\S+ tenant=\S+ posts=\d+ analysed=(\d+)")
-
-
-@dataclass
-class Beat:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-@pytest.fixture
-def beats(worker_environment: dict[str, str], tmp_path: Path) -> Iterator[Callable[[str], Beat]]:
-    """Starts ``triage beat`` processes on short intervals, one schedule file for all of them."""
-    started: list[Beat] = []
-
-    def start(name: str) -> Beat:
-        log = tmp_path / f"{name}.log"
-        with log.open("wb") as handle:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "triage",
-                    "beat",
-                    "--pull-interval=2",
-                    "--analysis-interval=2",
-                    "--triage-interval=3",
-                    "--delivery-interval=2",
-                    "--analysis-batch=32",
-                    f"--schedule-file={tmp_path / 'beat-schedule'}",
-                ],
-                cwd=tmp_path,
-                env=worker_environment,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
-        beat = Beat(process, log)
-        started.append(beat)
-        return beat
-
-    try:
-        yield start
-    finally:
-        for beat in started:
-            if beat.process.poll() is None:
-                beat.process.kill()
-                beat.process.wait(timeout=30)
 
 
 def _wait_until(check: Callable[[], bool], what: str, logs: Callable[[], str]) -> None:
@@ -203,7 +157,10 @@ def test_killed_workers_and_beat_resume_without_a_person(
     ).report
     assert embedded["escalations"], "the scenario must escalate for delivery to be checked"
 
-    with running_receiver(delay_seconds=RECEIVER_HOLD_SECONDS) as receiver:
+    with (
+        running_receiver(delay_seconds=RECEIVER_HOLD_SECONDS) as receiver,
+        redis_restarted_on_exit() as restart_redis,
+    ):
         workers.environment.update(
             SIGNAL_TRIAGE_SOURCES__WATCHED_FOLDER=str(folder),
             SIGNAL_TRIAGE_SOURCES__WATCHED_FOLDER_SETTLE_SECONDS="0",
@@ -234,7 +191,10 @@ def test_killed_workers_and_beat_resume_without_a_person(
         third = workers.start("delivery-victim")
         _kill_inside_a_delivery(third, receiver)
 
-        workers.start("survivor")
+        survivor = workers.start("survivor")
+        # 4. Redis restarted under the survivor and beat: every queued message, result and lease gone
+        survivor.wait_for("] received", timeout=PATIENCE_SECONDS)
+        restart_redis()
 
         def logs() -> str:
             return (

@@ -138,6 +138,55 @@ def workers(worker_environment: dict[str, str], tmp_path: Path) -> Iterator[Work
         pool.stop_all()
 
 
+@dataclass
+class Beat:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture
+def beats(worker_environment: dict[str, str], tmp_path: Path) -> Iterator[Callable[[str], Beat]]:
+    """Starts ``triage beat`` processes on short intervals (2 s; ticks 3 s; analysis batches of 32), one
+    schedule file for all of them, with the workers' environment as it is when each starts."""
+    started: list[Beat] = []
+
+    def start(name: str) -> Beat:
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as handle:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "triage",
+                    "beat",
+                    "--pull-interval=2",
+                    "--analysis-interval=2",
+                    "--triage-interval=3",
+                    "--delivery-interval=2",
+                    "--analysis-batch=32",
+                    f"--schedule-file={tmp_path / 'beat-schedule'}",
+                ],
+                cwd=tmp_path,
+                env=worker_environment,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        beat = Beat(process, log)
+        started.append(beat)
+        return beat
+
+    try:
+        yield start
+    finally:
+        for beat in started:
+            if beat.process.poll() is None:
+                beat.process.kill()
+                beat.process.wait(timeout=30)
+
+
 @pytest.fixture
 def scale_out_settings(worker_environment: dict[str, str]) -> Callable[[], object]:
     """``Settings`` as the workers see them (built from their environment, nothing else)."""

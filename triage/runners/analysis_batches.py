@@ -7,8 +7,10 @@ into batches that any analysis worker may take. A dispatcher leases each post
 it puts in a batch (a Redis key per post, ``SET NX`` with an expiry), so the
 next dispatch, one interval later, does not send a post again while its batch
 waits in the queue behind a backlog. The lease is released when the batch is
-stored; it expires on its own if the batch was dead-lettered, after which the
-posts are offered again.
+stored; when the batch fails for good (dead-lettered) it is cut short to
+``analysis_retry_after_failure_seconds``, after which the next dispatch offers
+the posts again, so an outage longer than the retries delays posts by minutes,
+not by the whole lease.
 
 Analysing a batch is idempotent: it re-reads which of its posts still lack
 this model's analysis and stores those in one transaction, so a batch that is
@@ -83,6 +85,17 @@ def pending_batches(
 def release_leases(broker: redis.Redis, tenant: str, post_ids: Sequence[int]) -> None:
     if post_ids:
         broker.delete(*(lease_key(tenant, post_id) for post_id in post_ids))
+
+
+def offer_again_later(broker: redis.Redis, tenant: str, post_ids: Sequence[int], seconds: int) -> None:
+    """Shorten the leases of a failed batch's posts to ``seconds``: late enough that a batch failing for
+    a reason that lasts is not retried in a tight loop, early enough that nobody has to resend it."""
+    if not post_ids:
+        return
+    pipeline = broker.pipeline(transaction=False)
+    for post_id in post_ids:
+        pipeline.expire(lease_key(tenant, post_id), seconds)
+    pipeline.execute()
 
 
 def still_to_analyse(session: Session, post_ids: Sequence[int], model_version: str) -> list[tuple[int, str]]:

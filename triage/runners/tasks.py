@@ -31,7 +31,12 @@ from pydantic import ValidationError
 
 from ingest.errors import InvalidRecordError, SourceAuthError, SourceConfigError
 from triage.errors import ConfigurationError
-from triage.runners.analysis_batches import analyse_batch, pending_batches, release_leases
+from triage.runners.analysis_batches import (
+    analyse_batch,
+    offer_again_later,
+    pending_batches,
+    release_leases,
+)
 from triage.runners.celery_app import RetryPolicy
 from triage.runners.context import WorkerContext
 from triage.runners.dead_letters import DeadLetter, record_dead_letter
@@ -189,12 +194,28 @@ def register_tasks(
             "skipped": result.skipped,
         }
 
+    def _offer_again_later(tenant: str, ids: list[int]) -> None:
+        seconds = context.settings.analysis_retry_after_failure_seconds
+        try:
+            offer_again_later(context.redis, tenant, ids, seconds)
+        except Exception:  # the broker is down too: the leases run their full course
+            log.exception("analysis_leases_not_shortened tenant=%s posts=%d", tenant, len(ids))
+            return
+        log.warning(
+            "analysis_batch_failed tenant=%s posts=%d offered_again_in_s=%d", tenant, len(ids), seconds
+        )
+
     @app.task(name="triage.analysis.batch", **options)
     def analysis_batch(self: StageTask, tenant: str, post_ids: list[int]) -> dict[str, int]:
         ids = _post_ids(post_ids)
         analyzer = context.analyzer()
         log.info("analysis_batch_started task_id=%s tenant=%s posts=%d", self.request.id, tenant, len(ids))
-        analysed = analyse_batch(context.sessions, ids, analyzer, context.settings)
+        try:
+            analysed = analyse_batch(context.sessions, ids, analyzer, context.settings)
+        except Exception as error:
+            if isinstance(error, PERMANENT_ERRORS) or self.request.retries >= self.max_retries:
+                _offer_again_later(tenant, ids)
+            raise
         release_leases(context.redis, tenant, ids)
         log.info(
             "analysis_batch_stored task_id=%s tenant=%s posts=%d analysed=%d",
