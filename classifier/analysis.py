@@ -71,26 +71,31 @@ class Analyzer:
 
     def analyze_embeddings(self, texts: Sequence[str], embeddings: np.ndarray) -> list[PostAnalysis]:
         """Apply the heads to embeddings already computed for ``texts`` (used by benchmarks/backends)."""
-        artifact = self._artifact
-        problem_index = artifact.problem.labels.index(PROBLEM_LABEL)
-        problem = artifact.problem.predict_proba(embeddings)[:, problem_index]
-        categories = artifact.category.predict(embeddings)
-        sentiment = artifact.sentiment.predict_proba(embeddings)
-        labels = artifact.sentiment.labels
-        results = []
-        for row, text in enumerate(texts):
-            scores = {label: float(sentiment[row, column]) for column, label in enumerate(labels)}
-            results.append(
-                PostAnalysis(
-                    embedding=embeddings[row],
-                    problem_probability=float(problem[row]),
-                    category=categories[row] if problem[row] >= self.problem_threshold else None,
-                    sentiment=max(scores, key=lambda label: scores[label]),
-                    sentiment_scores=scores,
-                    language=detect_language(text),
-                )
+        return apply_heads(self._artifact, texts, embeddings)
+
+
+def apply_heads(artifact: ModelArtifact, texts: Sequence[str], embeddings: np.ndarray) -> list[PostAnalysis]:
+    """One artifact's heads on embeddings of ``texts``: no encoder needed, since every version shares
+    it (how a stored post is re-scored by a new version, or by a candidate in shadow)."""
+    problem_index = artifact.problem.labels.index(PROBLEM_LABEL)
+    problem = artifact.problem.predict_proba(embeddings)[:, problem_index]
+    categories = artifact.category.predict(embeddings)
+    sentiment = artifact.sentiment.predict_proba(embeddings)
+    labels = artifact.sentiment.labels
+    results = []
+    for row, text in enumerate(texts):
+        scores = {label: float(sentiment[row, column]) for column, label in enumerate(labels)}
+        results.append(
+            PostAnalysis(
+                embedding=embeddings[row],
+                problem_probability=float(problem[row]),
+                category=categories[row] if problem[row] >= artifact.problem_threshold else None,
+                sentiment=max(scores, key=lambda label: scores[label]),
+                sentiment_scores=scores,
+                language=detect_language(text),
             )
-        return results
+        )
+    return results
 
 
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")

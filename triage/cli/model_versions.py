@@ -58,7 +58,7 @@ def configured_root(artifacts_root: Path | None) -> Path:
     return artifacts_root if artifacts_root is not None else artifacts_root_for(Settings().model_dir)
 
 
-def _candidate_dir(root: Path, candidate: str) -> Path:
+def resolve_candidate(root: Path, candidate: str) -> Path:
     """A version name in ``root``, or the path of an artifact folder written elsewhere (a notebook's)."""
     path = Path(candidate)
     if is_artifact_dir(path):
@@ -151,7 +151,7 @@ def evaluate_command(
     from triage.replay.model_evaluation import DEFAULT_SCENARIOS, compare_candidate, find_scenario
 
     root = configured_root(artifacts_root)
-    candidate_dir = _candidate_dir(root, candidate)
+    candidate_dir = resolve_candidate(root, candidate)
     current_dir = root / (against or current_version(root))
     candidate_artifact, current_artifact = load_artifact(candidate_dir), load_artifact(current_dir)
     scenarios = [] if no_replay else [find_scenario(name) for name in (scenario or DEFAULT_SCENARIOS)]
@@ -215,7 +215,7 @@ def promote_command(
     if not reason.strip():
         raise PromotionError("a promotion needs a reason (--reason), recorded in the promotions log")
     root = configured_root(artifacts_root)
-    candidate_dir = _candidate_dir(root, candidate)
+    candidate_dir = resolve_candidate(root, candidate)
     artifact = load_artifact(candidate_dir)
     current: str | None = None
     current_sha: str | None = None
@@ -269,10 +269,13 @@ def rollback_command(
 
 
 def register_version_commands(app: typer.Typer) -> None:
-    """Add list, evaluate, promote and rollback to ``triage model``."""
+    """Add list, evaluate, shadow, promote and rollback to ``triage model``."""
+    from triage.cli.model_shadow import shadow_command
+
     commands: dict[str, Callable[..., None]] = {
         "list": list_command,
         "evaluate": evaluate_command,
+        "shadow": shadow_command,
         "promote": promote_command,
         "rollback": rollback_command,
     }
