@@ -65,7 +65,10 @@ def main() -> int:
     artifact = load_artifact(default_artifact_dir())
     reference_model = load_sentence_encoder().model
     reference_model.encode(texts[:64], batch_size=32)  # warm-up: first call pays lazy initialisation
-    analyzers = {name: Analyzer(load_encoder_backend(name), artifact) for name in args.backends.split(",")}
+    analyzers = {
+        name: Analyzer(load_encoder_backend(name), artifact, cache_entries=0)
+        for name in args.backends.split(",")
+    }
     for analyzer in analyzers.values():
         analyzer.analyze(texts[:64])
 

@@ -13,14 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from classifier.artifact import ModelArtifact, ModelArtifactError, load_artifact
-from classifier.encoder import SentenceEncoder, encode_normalized, load_sentence_encoder
+from classifier.encoder import EMBEDDING_DIM, SentenceEncoder, encode_normalized, load_sentence_encoder
 from classifier.language import detect_language
+from classifier.recent_embeddings import RecentEmbeddings
 from classifier.text import prepare_text
 from classifier.versions import resolve_artifact_dir
 
 __all__ = ["Analyzer", "ModelArtifactError", "PostAnalysis", "load_analyzer", "load_encoder_backend"]
 
 PROBLEM_LABEL = "problem"
+#: texts whose embeddings an analyser remembers (about 80 MB at 384 float32 dimensions)
+DEFAULT_CACHE_ENTRIES = 50_000
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,18 @@ class PostAnalysis:
 
 
 class Analyzer:
-    """The encoder (loaded once) plus one artifact's heads."""
+    """The encoder (loaded once) plus one artifact's heads.
 
-    def __init__(self, encoder: SentenceEncoder, artifact: ModelArtifact) -> None:
+    Texts analysed again (retweets, copy-pasted complaints, templated tickets) take their embedding
+    from a bounded cache instead of the encoder; ``cache_entries=0`` turns it off.
+    """
+
+    def __init__(
+        self, encoder: SentenceEncoder, artifact: ModelArtifact, cache_entries: int = DEFAULT_CACHE_ENTRIES
+    ) -> None:
         self._encoder = encoder
         self._artifact = artifact
+        self.cache = RecentEmbeddings(cache_entries)
         self.model_version: str = artifact.version
         self.problem_threshold: float = artifact.problem_threshold
 
@@ -61,12 +71,27 @@ class Analyzer:
     ) -> list[PostAnalysis]:
         """Analyse posts in one encoder pass each; results come back in input order.
 
-        Texts are length-sorted internally to cut padding; ``progress(n_done)`` is called after each
-        batch with the number of texts of this call finished so far.
+        Texts are length-sorted internally to cut padding, and each distinct text is encoded once (a
+        repeated or remembered one is looked up); ``progress(n_done)`` is called after each batch with
+        the number of texts of this call finished so far.
         """
-        embeddings = encode_normalized(
-            self._encoder, [prepare_text(text) for text in texts], batch_size, progress
+        prepared = [prepare_text(text) for text in texts]
+        known, missing = self.cache.split(prepared)
+        reused = len(prepared) - len(missing)
+        if progress is not None and reused:
+            progress(reused)
+        encoded = encode_normalized(
+            self._encoder,
+            missing,
+            batch_size,
+            None if progress is None else lambda done: progress(reused + done),
         )
+        for text, embedding in zip(missing, encoded, strict=True):
+            known[text] = embedding
+            self.cache.put(text, embedding)
+        embeddings = np.zeros((len(prepared), EMBEDDING_DIM), dtype=np.float32)
+        for row, text in enumerate(prepared):
+            embeddings[row] = known[text]
         return self.analyze_embeddings(texts, embeddings)
 
     def analyze_embeddings(self, texts: Sequence[str], embeddings: np.ndarray) -> list[PostAnalysis]:

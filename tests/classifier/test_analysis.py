@@ -47,7 +47,8 @@ def test_results_come_back_in_input_order(analyzer: Analyzer, results: list) -> 
 
 def test_progress_reports_cumulative_counts_per_batch(analyzer: Analyzer) -> None:
     seen: list[int] = []
-    analyzer.analyze(POSTS, batch_size=4, progress=seen.append)
+    unseen = [f"{post} (progress check)" for post in POSTS]  # the analyser remembers texts it has seen
+    analyzer.analyze(unseen, batch_size=4, progress=seen.append)
     assert seen == [4, 6]
 
 
