@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,9 @@ class TriagePost:
     #: the embedding clustering compares: centred on recent complaints (set by the engine)
     match_vector: np.ndarray | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> TriagePost:
+        return self  # frozen, and its arrays are never written: a copied engine shares its posts
+
 
 @dataclass(frozen=True, slots=True)
 class TriageChange:
@@ -53,6 +57,9 @@ class TriageChange:
     summary: str
     time: float
     embedding: np.ndarray
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TriageChange:
+        return self  # frozen and never written, like a post
 
     @property
     def can_be_cause(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from triage.runners.continued_triage import ContinuedTriage
 from triage.runners.tick import RAN, SKIPPED, TickOutcome, triage_tick
 from triage.runners.tick_lock import tenant_lock_key, tenant_tick_lock
 from triage.settings import Settings
@@ -44,13 +45,13 @@ def _two_ticks_at_once(engine: Engine, tenant: str) -> tuple[TickOutcome, TickOu
     outcomes: dict[str, TickOutcome] = {}
 
     def first() -> None:
-        outcomes["first"] = triage_tick(engine, sessions, tenant, held, settings)  # type: ignore[arg-type]
+        outcomes["first"] = triage_tick(engine, sessions, tenant, held, ContinuedTriage(settings))  # type: ignore[arg-type]
 
     thread = threading.Thread(target=first)
     thread.start()
     try:
         assert held.inside.wait(60), "the first tick never reached its triage pass"
-        second = triage_tick(engine, sessions, tenant, _Instant(), settings)  # type: ignore[arg-type]
+        second = triage_tick(engine, sessions, tenant, _Instant(), ContinuedTriage(settings))  # type: ignore[arg-type]
     finally:
         held.release.set()
         thread.join(60)
@@ -65,7 +66,7 @@ def test_second_tick_skips_while_the_first_holds_the_advisory_lock(postgres_url:
         first, second = _two_ticks_at_once(engine, "acme")
         assert (first.status, second.status) == (RAN, SKIPPED)
         # released with the tick: the next one runs
-        third = triage_tick(engine, session_factory(engine), "acme", _Instant(), Settings())  # type: ignore[arg-type]
+        third = triage_tick(engine, session_factory(engine), "acme", _Instant(), ContinuedTriage(Settings()))  # type: ignore[arg-type]
         assert third.status == RAN
     finally:
         engine.dispose()

@@ -374,17 +374,16 @@ def triage_job(
     console: Console,
     interval: float,
 ) -> Job:
-    """A triage pass over the tenant's analysed posts and changes, as ``triage replay`` runs it.
+    """A triage pass over the tenant's analysed posts and changes, giving what ``triage replay`` would.
 
-    The pass rebuilds clusters and signals from everything stored, so it is
-    skipped while nothing was analysed and no change, decision or label
-    arrived (through the API) since the last one.
+    Each pass continues from the last one (``triage.runners.continued_triage``), so its cost follows
+    the posts analysed since rather than all stored; it is skipped while nothing was analysed and no
+    change, decision or label arrived (through the API) since the last one.
     """
-    from triage.escalation.outbox import enqueue_signal_messages
-    from triage.replay.flow import SilentProgress, run_triage
-    from triage.storage.outcomes import replace_triage_state
+    from triage.runners.continued_triage import ContinuedTriage, run_and_store
 
     last_inputs: list[tuple[int, ...]] = []
+    memory = ContinuedTriage(settings)
 
     def work() -> None:
         with transaction(sessions) as session:
@@ -392,11 +391,8 @@ def triage_job(
         if last_inputs == [inputs] and not analysed.posts:
             return None
         analysed.posts = 0
-        engine = run_triage(sessions, tenant, analyzer, settings, SilentProgress())
-        with transaction(sessions) as session:
-            # the decisions' outgoing messages commit with the state that decided them, or not at all
-            replace_triage_state(session, tenant, engine)
-            queued = enqueue_signal_messages(session, tenant, engine, settings.escalation)
+        result, queued = run_and_store(sessions, tenant, analyzer, memory)
+        engine = result.engine
         last_inputs[:] = [inputs]
         console.print(
             f"triage: {engine.posts_seen} post(s), {len(engine.signals)} signal(s), "

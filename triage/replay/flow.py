@@ -9,7 +9,7 @@ picks up where it stopped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,13 +19,14 @@ from sqlalchemy import select
 
 from classifier.analysis import Analyzer
 from ingest.errors import InvalidRecordError
+from ingest.records import Service
 from ingest.sources.replay_file import ReplayFileSource
 from triage.actions.service import load_constraints
 from triage.catalog import ServiceCatalog
-from triage.constraints import ConstraintApplier, relabelled
 from triage.engine import TriageEngine
 from triage.escalation.outbox import enqueue_signal_messages
-from triage.events import TriageChange, TriagePost, to_epoch
+from triage.events import TriageChange, TriagePost, from_epoch, to_epoch
+from triage.feed import TriageFeed
 from triage.replay.report import build_report
 from triage.settings import Settings
 from triage.storage.analyses import posts_to_analyse, store_analyses, stored_embeddings
@@ -150,7 +151,11 @@ def analyse_pending(
         progress.advance(len(chunk))
 
 
-def _load_posts(session: Any, tenant: str, model_version: str) -> list[TriagePost]:
+def load_posts(
+    session: Any, tenant: str, model_version: str, after: tuple[float, int] | None = None
+) -> list[TriagePost]:
+    """Analysed posts of ``tenant`` in event order: all of them, or those after ``after`` — the
+    (event time, post id) of the last post a feed took."""
     statement = (
         select(
             PostRow.id,
@@ -168,7 +173,10 @@ def _load_posts(session: Any, tenant: str, model_version: str) -> list[TriagePos
         .where(PostRow.tenant == tenant, AnalysisRow.model_version == model_version)
         .order_by(PostRow.created_at, PostRow.id)
     )
-    return [
+    if after is not None:
+        # a millisecond of slack for the database's datetime rounding; the exact cut is made below
+        statement = statement.where(PostRow.created_at >= from_epoch(after[0] - 0.001))
+    posts = [
         TriagePost(
             post_id=row.id,
             external_id=row.external_id,
@@ -183,21 +191,42 @@ def _load_posts(session: Any, tenant: str, model_version: str) -> list[TriagePos
         )
         for row in session.execute(statement)
     ]
+    return posts if after is None else [post for post in posts if (post.time, post.post_id) > after]
 
 
-def _load_changes(session: Any, tenant: str, analyzer: Analyzer) -> list[TriageChange]:
-    rows = list(
+def load_change_rows(session: Any, tenant: str) -> list[ChangeEventRow]:
+    return list(
         session.scalars(
             select(ChangeEventRow)
             .where(ChangeEventRow.tenant == tenant)
             .order_by(ChangeEventRow.started_at, ChangeEventRow.id)
         )
     )
-    embeddings = analyzer.embed([row.summary or row.kind for row in rows]) if rows else np.zeros((0, 384))
+
+
+def to_changes(rows: Sequence[ChangeEventRow], embeddings: np.ndarray) -> list[TriageChange]:
     return [
         TriageChange(row.external_id, row.service, row.kind, row.summary, to_epoch(row.started_at), embedding)
         for row, embedding in zip(rows, embeddings, strict=True)
     ]
+
+
+def change_texts(rows: Sequence[ChangeEventRow]) -> list[str]:
+    """What a change is embedded from for cause ranking: its summary, else its kind."""
+    return [row.summary or row.kind for row in rows]
+
+
+def embed_change_texts(analyzer: Analyzer, texts: Sequence[str]) -> np.ndarray:
+    """One text per encoder batch: padding then never depends on which changes are embedded together,
+    so a live runner embedding changes as they arrive gets the bits a replay gets (changes are few)."""
+    return analyzer.embed(texts, batch_size=1) if texts else np.zeros((0, 384), dtype=np.float32)
+
+
+def build_catalog(services: list[Service], analyzer: Analyzer) -> ServiceCatalog:
+    return ServiceCatalog(
+        services,
+        analyzer.embed([service.matching_text for service in services]) if services else np.zeros((0, 384)),
+    )
 
 
 def run_triage(
@@ -205,37 +234,15 @@ def run_triage(
 ) -> TriageEngine:
     """Feed every stored post and change of ``tenant`` through a fresh engine in event time."""
     with transaction(sessions) as session:
-        posts = _load_posts(session, tenant, analyzer.model_version)
-        changes = _load_changes(session, tenant, analyzer)
+        posts = load_posts(session, tenant, analyzer.model_version)
+        change_rows = load_change_rows(session, tenant)
+        changes = to_changes(change_rows, embed_change_texts(analyzer, change_texts(change_rows)))
         services = load_services(session, tenant)
         constraints = load_constraints(session, tenant)
-    catalog = ServiceCatalog(
-        services,
-        analyzer.embed([service.matching_text for service in services]) if services else np.zeros((0, 384)),
-    )
-    engine = TriageEngine(settings, catalog, tenant)
-    applier = ConstraintApplier(engine, constraints)
+    feed = TriageFeed(settings, build_catalog(services, analyzer), constraints, tenant)
     progress.stage("triage", len(posts))
-    tick = float(settings.tick_seconds)
-    next_tick: float | None = None
-    change_index = 0
-    for number, post in enumerate(posts, start=1):
-        while change_index < len(changes) and changes[change_index].time <= post.time:
-            engine.add_change(changes[change_index])
-            change_index += 1
-        if next_tick is None:
-            next_tick = (post.time // tick + 1) * tick
-        while next_tick <= post.time:
-            applier.apply(next_tick)
-            engine.tick(next_tick)
-            next_tick += tick
-        engine.add_post(relabelled(post, constraints))
-        if number % 1000 == 0:
-            progress.advance(1000)
-    for change in changes[change_index:]:
-        engine.add_change(change)
-    if next_tick is not None:
-        applier.apply(next_tick)
-        engine.tick(next_tick)
-    progress.advance(len(posts) % 1000)
-    return engine
+    fed_changes = 0
+    for start in range(0, len(posts), 1000):
+        fed_changes += feed.feed(posts[start : start + 1000], changes[fed_changes:])
+        progress.advance(len(posts[start : start + 1000]))
+    return feed.close_in_place(changes[fed_changes:])

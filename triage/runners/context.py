@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from classifier.analysis import Analyzer
     from triage.escalation.delivery import DeliveryWorker
+    from triage.runners.continued_triage import ContinuedTriage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,13 @@ class WorkerContext:
         from triage.escalation.delivery import DeliveryWorker
 
         return DeliveryWorker(self.sessions, self.settings.escalation)
+
+    @cached_property
+    def continued_triage(self) -> ContinuedTriage:
+        """This worker's memory of each tenant's triage, so its next tick continues from its last."""
+        from triage.runners.continued_triage import ContinuedTriage
+
+        return ContinuedTriage(self.settings)
 
     def analyzer(self) -> Analyzer:
         """The classifier, loaded on first use and kept for the life of the process."""

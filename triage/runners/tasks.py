@@ -243,7 +243,12 @@ def register_tasks(
     @app.task(name="triage.tick", **options)
     def tick(self: StageTask, tenant: str, report: bool = False) -> dict[str, Any]:
         outcome = triage_tick(
-            context.engine, context.sessions, tenant, context.analyzer(), context.settings, with_report=report
+            context.engine,
+            context.sessions,
+            tenant,
+            context.analyzer(),
+            context.continued_triage,
+            with_report=report,
         )
         return outcome.as_dict()
 

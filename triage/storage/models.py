@@ -150,3 +150,18 @@ class EscalationRow(Base):
     top_change: Mapped[str | None] = mapped_column(String(200), default=None)
     ranked_changes: Mapped[list[Any]] = mapped_column(default=list)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TriageStateMarkRow(Base):
+    """Which pass last wrote a tenant's clusters and signals.
+
+    A live runner that continues its triage from memory (``triage.runners.continued_triage``) only
+    writes the clusters that changed, which is right only if it wrote the stored state itself; a new
+    token per pass lets it tell.
+    """
+
+    __tablename__ = "triage_state_marks"
+
+    tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    token: Mapped[str] = mapped_column(String(36))
+    written_at: Mapped[datetime]

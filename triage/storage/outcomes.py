@@ -2,27 +2,95 @@
 
 A replay re-derives a tenant's triage state from its stored posts, so the
 previous state is replaced in the same transaction that writes the new one:
-a crash half way leaves the old state, never a mix.
+a crash half way leaves the old state, never a mix. A live runner that
+continues from its last pass rewrites only the clusters that changed since
+(``update_triage_state``). Either way the pass leaves a new mark, so a runner
+can tell whether the stored state is still the one it wrote.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from triage.clustering import Cluster
 from triage.engine import TriageEngine
 from triage.events import from_epoch
-from triage.storage.models import ClusterMemberRow, ClusterRow, EscalationRow
+from triage.storage.models import ClusterMemberRow, ClusterRow, EscalationRow, TriageStateMarkRow
+
+#: what a stored cluster row depends on; a cluster whose print is unchanged need not be rewritten
+ClusterPrint = tuple[int, str, str | None, float, float, int]
+_IN_CHUNK = 500
 
 
-def replace_triage_state(session: Session, tenant: str, engine: TriageEngine) -> None:
+def replace_triage_state(session: Session, tenant: str, engine: TriageEngine) -> str:
+    """Replace all of ``tenant``'s clusters and signals with ``engine``'s; returns the new mark."""
     cluster_ids = select(ClusterRow.id).where(ClusterRow.tenant == tenant)
     session.execute(delete(ClusterMemberRow).where(ClusterMemberRow.cluster_id.in_(cluster_ids)))
     session.execute(delete(ClusterRow).where(ClusterRow.tenant == tenant))
-    session.execute(delete(EscalationRow).where(EscalationRow.tenant == tenant))
+    _add_clusters(session, tenant, engine, engine.book.clusters.values())
+    _replace_signals(session, tenant, engine)
+    return _write_mark(session, tenant)
 
+
+def update_triage_state(
+    session: Session, tenant: str, engine: TriageEngine, stored: dict[str, ClusterPrint]
+) -> tuple[str, dict[str, ClusterPrint]]:
+    """Rewrite only the clusters whose print differs from ``stored`` (the prints of the state this
+    runner wrote last), and every signal; returns the new mark and the prints now stored."""
+    prints = cluster_prints(engine)
+    stale = sorted(key for key in stored.keys() | prints.keys() if stored.get(key) != prints.get(key))
+    for start in range(0, len(stale), _IN_CHUNK):
+        cluster_ids = select(ClusterRow.id).where(
+            ClusterRow.tenant == tenant, ClusterRow.key.in_(stale[start : start + _IN_CHUNK])
+        )
+        session.execute(delete(ClusterMemberRow).where(ClusterMemberRow.cluster_id.in_(cluster_ids)))
+        session.execute(
+            delete(ClusterRow).where(
+                ClusterRow.tenant == tenant, ClusterRow.key.in_(stale[start : start + _IN_CHUNK])
+            )
+        )
+    _add_clusters(session, tenant, engine, (engine.book.clusters[key] for key in stale if key in prints))
+    _replace_signals(session, tenant, engine)
+    return _write_mark(session, tenant), prints
+
+
+def cluster_prints(engine: TriageEngine) -> dict[str, ClusterPrint]:
+    return {
+        key: (
+            len(cluster.members),
+            cluster.state,
+            cluster.merged_into,
+            cluster.first_post_at,
+            cluster.last_post_at,
+            cluster.distinct_authors,
+        )
+        for key, cluster in engine.book.clusters.items()
+        if cluster.members
+    }
+
+
+def read_mark(session: Session, tenant: str) -> str | None:
+    return session.scalar(select(TriageStateMarkRow.token).where(TriageStateMarkRow.tenant == tenant))
+
+
+def _write_mark(session: Session, tenant: str) -> str:
+    token = str(uuid.uuid4())
+    row = session.get(TriageStateMarkRow, tenant)
+    if row is None:
+        session.add(TriageStateMarkRow(tenant=tenant, token=token, written_at=datetime.now(UTC)))
+    else:
+        row.token, row.written_at = token, datetime.now(UTC)
+    return token
+
+
+def _add_clusters(session: Session, tenant: str, engine: TriageEngine, clusters: Iterable[Cluster]) -> None:
     member_rows: list[dict[str, object]] = []
-    for cluster in engine.book.clusters.values():
+    for cluster in clusters:
         if not cluster.members:
             continue
         match = engine.catalog.match(cluster)
@@ -50,6 +118,9 @@ def replace_triage_state(session: Session, tenant: str, engine: TriageEngine) ->
     if member_rows:
         session.execute(ClusterMemberRow.__table__.insert(), member_rows)
 
+
+def _replace_signals(session: Session, tenant: str, engine: TriageEngine) -> None:
+    session.execute(delete(EscalationRow).where(EscalationRow.tenant == tenant))
     for signal in engine.signals.values():
         session.add(
             EscalationRow(
