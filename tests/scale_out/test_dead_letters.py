@@ -80,7 +80,7 @@ def test_dead_letters_table_is_created_by_the_single_migration_head(postgres_url
     try:
         migrate(engine)
         heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
-        assert heads == ["0005"]
+        assert len(heads) == 1  # one history, whatever later migrations add
         with transaction(session_factory(engine)) as session:
             assert list_dead_letters(session) == []
     finally:

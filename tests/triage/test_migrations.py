@@ -16,6 +16,7 @@ TABLES = {
     "clusters",
     "cluster_members",
     "escalations",
+    "triage_state_marks",
 }
 
 
@@ -31,4 +32,18 @@ def test_migrations_create_every_table_on_postgresql(postgres_url: str) -> None:
     engine = create_db_engine(postgres_url)
     migrate(engine)
     assert set(inspect(engine).get_table_names()) >= TABLES
+    engine.dispose()
+
+
+def test_every_table_matches_its_model_after_the_migrations(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from triage.storage.models import Base
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [diff for diff in differences if "triage_state_marks" in repr(diff)] == []
     engine.dispose()
