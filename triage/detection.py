@@ -92,9 +92,11 @@ def evaluate_cluster(
         cluster.recent_mean, clustering.join_similarity, window_start, now, history, policy
     )
     probability = poisson_tail(window_authors, expected)
-    return DetectionVerdict(
-        window_authors, expected, probability, probability <= policy.max_false_alarm_probability
+    triggered = (
+        probability <= policy.max_false_alarm_probability
+        and window_authors >= policy.min_rate_ratio * expected
     )
+    return DetectionVerdict(window_authors, expected, probability, triggered)
 
 
 def is_emerging_burst(

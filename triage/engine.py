@@ -22,6 +22,8 @@ from triage.labels import BackgroundTerms, label_for
 from triage.settings import Settings
 
 TRIGGER, UPDATE, RESOLVE = "trigger", "update", "resolve"
+#: bursts that began within this long of each other can be one outage said in several ways
+_SAME_OUTAGE_ONSET_SECONDS = 3600.0
 
 
 @dataclass
@@ -263,10 +265,17 @@ class TriageEngine:
         # its own early reports too: before the wording was confirmed they fitted nothing well enough
         recruit_since = min(window_start, onset)
         self.book.recruit_pending(cluster, recruit_since, settings.hot_join_similarity)
+        if onset < window_start - _SAME_OUTAGE_ONSET_SECONDS:
+            # a page open for hours is not the same outage as a burst starting now: folding the new burst
+            # in would hide a second incident inside the first one's (possibly everyday) signal
+            return
         for other in list(self.book.live):
             if other is cluster or other.key in cluster.cannot_link or cluster.key in other.cannot_link:
                 continue
-            if other.last_post_at < window_start or other.first_post_at < window_start - 3600:
+            if (
+                other.last_post_at < window_start
+                or other.first_post_at < window_start - _SAME_OUTAGE_ONSET_SECONDS
+            ):
                 continue
             if float(other.centroid @ cluster.centroid) < settings.burst_merge_similarity:
                 continue

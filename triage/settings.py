@@ -91,6 +91,12 @@ class PolicySettings(BaseModel):
         1e-4,
         description="Poisson tail probability of the window's authors under the baseline needed to trigger.",
     )
+    min_rate_ratio: float = Field(
+        3.0,
+        description="Never escalate unless the window holds at least this many times the usual distinct "
+        "authors: real complaint counts vary more than a Poisson law allows, so a busy everyday kind of "
+        "complaint can look improbable at twice its usual rate without anything being broken.",
+    )
     baseline_hours: float = Field(
         24.0, description="History used to learn how often a kind of complaint is normal."
     )

@@ -3,10 +3,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from tests.factories import START, near, triage_post, unit_vector, warm_up
+from triage import detection
 from triage.catalog import ServiceCatalog
-from triage.detection import poisson_tail, severity_for
+from triage.clustering import Cluster
+from triage.detection import evaluate_cluster, poisson_tail, severity_for
+from triage.history import ComplaintHistory
 from triage.engine import TriageEngine
 from triage.settings import PolicySettings, Settings
 
@@ -86,3 +90,32 @@ def test_nothing_pages_during_the_learning_period() -> None:
     for number in range(30):
         triage.add_post(triage_post(number, 10 + number, f"early{number}", near(theme, number, 0.2)))
     assert triage.signals == {}
+
+
+def _cluster_with_window_authors(count: int, now: float) -> Cluster:
+    cluster = Cluster("cl-test", born_at=now - 600)
+    theme = unit_vector(4)
+    for number in range(count):
+        cluster.add(
+            triage_post(number, (now - 600) / 60 + number / 10, f"author{number}", near(theme, number, 0.2))
+        )
+    return cluster
+
+
+def test_an_improbable_count_that_is_not_several_times_the_usual_does_not_trigger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real complaint counts are overdispersed: 25 authors where 10 are usual is a Poisson tail of
+    about 1e-5, yet a busy everyday complaint reaches that without anything being broken."""
+    now = START.timestamp() + 10 * 3600
+    monkeypatch.setattr(detection, "expected_count", lambda *_: 10.0)
+    cluster = _cluster_with_window_authors(25, now)
+    history = ComplaintHistory(24 * 3600)
+    lenient = Settings(policy=PolicySettings(min_rate_ratio=1.0))
+    strict = Settings()
+    assert strict.policy.min_rate_ratio == 3.0
+    verdict = evaluate_cluster(cluster, now, history, lenient.policy, lenient.clustering)
+    assert verdict.false_alarm_probability < lenient.policy.max_false_alarm_probability and verdict.triggered
+    assert not evaluate_cluster(cluster, now, history, strict.policy, strict.clustering).triggered
+    three_times = _cluster_with_window_authors(30, now)
+    assert evaluate_cluster(three_times, now, history, strict.policy, strict.clustering).triggered

@@ -102,3 +102,31 @@ def test_a_cluster_goes_to_the_service_its_posts_point_at_not_the_one_every_comp
         )
     assert catalog.match(cluster).service == "app"  # raw similarity: the template-like direction wins
     assert catalog.match(cluster, background=shared.astype(np.float32)).service == "wallet"
+
+
+def _mixed(first: np.ndarray, second: np.ndarray, cosine: float) -> np.ndarray:
+    """A unit vector at ``cosine`` to ``first`` in the plane of ``first`` and ``second``."""
+    orthogonal = second - float(second @ first) * first
+    orthogonal /= np.linalg.norm(orthogonal)
+    return (cosine * first + np.sqrt(1 - cosine**2) * orthogonal).astype(np.float32)
+
+
+def test_a_page_open_for_hours_does_not_swallow_a_new_burst_said_alike() -> None:
+    """An everyday complaint that paged in the morning and still gets posts must not fold in an outage
+    starting in the afternoon: that one is a new incident with its own page, onset and posts."""
+    engine = TriageEngine(Settings(), ServiceCatalog([], np.zeros((0, 384))))
+    engine.history.add(START.timestamp(), unit_vector(1))  # a baseline exists
+    morning, afternoon = START.timestamp() + 8 * 3600, START.timestamp() + 14 * 3600
+    old_theme = unit_vector(31)
+    new_theme = _mixed(old_theme, unit_vector(32), 0.6)  # related wording: above burst_merge_similarity
+    old = engine.book._new_cluster(morning)
+    for number in range(40):  # posts from the morning page all day, up to the afternoon
+        moment = morning + number * (afternoon - morning) / 40
+        old.add(triage_post(number, (moment - START.timestamp()) / 60, f"old{number}", old_theme))
+    engine.escalate_now(old.key, morning + 600)
+    new = engine.book._new_cluster(afternoon - 900)
+    for number in range(12):
+        minute = (afternoon - 900 - START.timestamp()) / 60 + number
+        new.add(triage_post(100 + number, minute, f"new{number}", new_theme))
+    engine.tick(afternoon)
+    assert new.merged_into is None and len(new.members) == 12
