@@ -194,7 +194,11 @@ class TriageEngine:
             fallen_back = verdict.window_authors <= self.settings.policy.calm_share_of_peak * max(
                 cluster.peak_window_authors, self.settings.policy.min_distinct_authors
             )
-            surprising = verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability
+            # the same two tests a page needs, the first at the lenient level clusters are born at
+            surprising = (
+                verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability
+                and verdict.window_authors >= self.settings.policy.min_rate_ratio * verdict.expected_authors
+            )
             if surprising and not fallen_back:
                 cluster.calm_since = None
                 continue

@@ -10,8 +10,8 @@ from triage import detection
 from triage.catalog import ServiceCatalog
 from triage.clustering import Cluster
 from triage.detection import evaluate_cluster, poisson_tail, severity_for
-from triage.history import ComplaintHistory
 from triage.engine import TriageEngine
+from triage.history import ComplaintHistory
 from triage.settings import PolicySettings, Settings
 
 
