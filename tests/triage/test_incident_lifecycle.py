@@ -4,9 +4,11 @@ falls back, and put on the service its posts point at rather than the one every 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ingest.records import Service
 from tests.factories import START, near, triage_post, unit_vector
+from triage import detection
 from triage.catalog import ServiceCatalog
 from triage.clustering import Cluster
 from triage.engine import TriageEngine
@@ -130,3 +132,24 @@ def test_a_page_open_for_hours_does_not_swallow_a_new_burst_said_alike() -> None
         new.add(triage_post(100 + number, minute, f"new{number}", new_theme))
     engine.tick(afternoon)
     assert new.merged_into is None and len(new.members) == 12
+
+
+def test_a_page_on_a_busy_complaint_calms_once_below_the_paging_ratio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twice the usual rate of a busy everyday complaint is improbable under a Poisson law, but it is
+    not what paged: the page closes instead of gathering everyday posts for the rest of the day."""
+    monkeypatch.setattr(detection, "expected_count", lambda *_: 9.0)  # the usual: 9 authors per window
+    engine = TriageEngine(Settings(), ServiceCatalog([], np.zeros((0, 384))))
+    engine.history.add(START.timestamp(), unit_vector(1))
+    cluster = engine.book._new_cluster(START.timestamp())
+    theme = unit_vector(41)
+    for number in range(240):  # 20 new authors per 30 minutes for four hours: 2.2x the usual
+        minute = number * 1.5
+        cluster.add(triage_post(number, minute, f"author{number}", near(theme, number, 0.2)))
+        if number == 20:
+            engine.escalate_now(cluster.key, START.timestamp() + minute * 60)
+        engine.tick(START.timestamp() + minute * 60)
+    signal = next(iter(engine.signals.values()))
+    assert signal.state == "resolved"
+    assert signal.resolved_at is not None and signal.resolved_at - signal.first_triggered_at < 2.5 * 3600
