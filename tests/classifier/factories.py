@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from classifier.artifact import ModelArtifact
@@ -47,3 +49,19 @@ def mlp_head() -> DenseHead:
             (rng.normal(size=(2, 8)).astype(np.float32), np.zeros(2, np.float32)),
         ],
     )
+
+
+class CountingEncoder:
+    """Fake encoder: a deterministic unit vector per text length, recording every text it encodes."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen += list(texts)
+        vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row, len(text) % 384] = 1.0
+        return vectors

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from classifier import embedding_cache
-
-
-class CountingEncoder:
-    """Fake encoder: a deterministic unit vector per text, counting what it was asked to encode."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.seen += list(texts)
-        vectors = np.zeros((len(texts), 384), dtype=np.float32)
-        for row, text in enumerate(texts):
-            vectors[row, len(text) % 384] = 1.0
-        return vectors
+from tests.classifier.factories import CountingEncoder
 
 
 def test_second_call_encodes_only_new_texts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pytest
 
@@ -11,22 +9,7 @@ from classifier.analysis import Analyzer
 from classifier.artifact import load_artifact
 from classifier.recent_embeddings import RecentEmbeddings
 from classifier.versions import resolve_artifact_dir
-
-
-class CountingEncoder:
-    """Fake encoder: a deterministic unit vector per text, recording every text it encodes."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.seen += list(texts)
-        vectors = np.zeros((len(texts), 384), dtype=np.float32)
-        for row, text in enumerate(texts):
-            vectors[row, sum(map(ord, text)) % 384] = 1.0
-        return vectors
+from tests.classifier.factories import CountingEncoder
 
 
 def analyzer_with(encoder: CountingEncoder, entries: int) -> Analyzer:
