@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     )
     analysis_batch_size: int = Field(128, description="Posts per encoder batch.")
     tick_seconds: int = Field(60, description="Event-time interval between clustering/detection passes.")
+    continue_triage_passes: bool = Field(
+        True,
+        description="Live runners continue each triage pass from their last one (cost follows what "
+        "arrived); off, every pass rebuilds from everything stored (slower, for ruling the memory out).",
+    )
     clustering: ClusteringSettings = ClusteringSettings()
     policy: PolicySettings = PolicySettings()
     correlation: CorrelationSettings = CorrelationSettings()

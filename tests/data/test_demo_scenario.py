@@ -87,8 +87,11 @@ def test_truth_agrees_with_the_file() -> None:
         assert len(set(by_id[p]["text"] for p in inc["posts"])) == len(inc["posts"])  # no copies
         assert cause["service"] == inc["service"] and cause["kind"] == inc["cause_kind"] != "alert"
         assert timedelta(minutes=5) <= onset - at(cause["created_at"]) <= timedelta(minutes=30)
-        before = [c for c in changes if c["service"] == inc["service"] and c["kind"] != "alert"
-                  and at(c["created_at"]) <= onset]
+        before = [
+            c
+            for c in changes
+            if c["service"] == inc["service"] and c["kind"] != "alert" and at(c["created_at"]) <= onset
+        ]
         assert before[-1]["id"] == cause["id"]  # the cause is the latest change on the service before onset
         assert all(onset - at(c["created_at"]) > timedelta(minutes=90) for c in before[:-1])
         herring = by_id[inc["nearer_wrong_service_change"]]

@@ -237,3 +237,18 @@ def test_a_failed_store_makes_the_next_pass_rebuild(stream: Stream, monkeypatch:
     result = stream.run_pass()
     assert result.reason == "first pass"
     assert stream.stored_clusters() == stream.rewritten_clusters()
+
+
+def test_continuing_can_be_turned_off(tmp_path: Path, analyzer: Any) -> None:
+    stream = Stream(tmp_path, analyzer)
+    stream.memory = ContinuedTriage(stream.settings.model_copy(update={"continue_triage_passes": False}))
+    services, events = demo_lines()
+    parts = slices(events, 2)
+    stream.arrive(services + parts[0])
+    stream.run_pass()
+    stream.arrive(parts[1])
+    result = stream.run_pass()
+    assert result.reason == "continuing turned off" and not result.continued
+    assert report_text(build_report(result.engine, result.engine.posts_seen, 0.0)) == report_text(
+        stream.replayed_report()
+    )

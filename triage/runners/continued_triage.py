@@ -152,6 +152,8 @@ class ContinuedTriage:
     ) -> str | None:
         if checkpoint is None:
             return "first pass"
+        if not self.settings.continue_triage_passes:
+            return "continuing turned off"
         if read_mark(session, tenant) != checkpoint.mark:
             return "state written elsewhere"
         if checkpoint.model_version != analyzer.model_version:
