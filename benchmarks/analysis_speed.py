@@ -54,7 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--backends", default="torch,onnx-fp32,onnx-int8")
+    parser.add_argument("--backends", default="torch,torch-bf16,onnx-fp32,onnx-int8")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     try:

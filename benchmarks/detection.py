@@ -8,6 +8,8 @@ with ``../shared/tools/score_replay.py`` and print its figures next to those of
     python benchmarks/detection.py                      # every scenario, fresh databases
     python benchmarks/detection.py --only smoke fintech_day
     python benchmarks/detection.py --db-dir var/bench    # keep databases: reruns skip analysis
+    python benchmarks/detection.py --backend torch-bf16 --db-dir var/bench-bf16  # the clustering figures
+                                                         # with a faster encoder backend
 
 With ``--db-dir`` the posts and their analyses are kept between runs (they are
 keyed by model version), so a rerun after a triage change replays in seconds.
@@ -47,7 +49,7 @@ def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def run_product(scenario: Path, report: Path, db_dir: Path) -> None:
+def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torch") -> None:
     from classifier.analysis import load_analyzer
     from triage.replay.flow import replay_file
     from triage.replay.report import write_report
@@ -55,7 +57,7 @@ def run_product(scenario: Path, report: Path, db_dir: Path) -> None:
 
     global _ANALYZER
     if _ANALYZER is None:
-        _ANALYZER = load_analyzer()
+        _ANALYZER = load_analyzer(backend=backend)
     settings = Settings(data_dir=db_dir, database_url=f"sqlite:///{db_dir / (scenario.stem + '.db')}")
     result = replay_file(scenario, settings, _ANALYZER)
     write_report(result.report, report)
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="scenario names (default: all)")
     parser.add_argument("--db-dir", type=Path, help="keep databases here between runs")
     parser.add_argument("--out", type=Path, help="folder for reports and a JSON summary")
+    parser.add_argument("--backend", default="torch", help="encoder backend (classifier.analysis.BACKENDS)")
     args = parser.parse_args()
 
     scenarios_dir = require_shared() / "scenarios"
@@ -90,7 +93,7 @@ def main() -> None:
         product_report = out / f"{scenario.stem}.product.json"
         naive_report = out / f"{scenario.stem}.naive.json"
         print(f"replaying {scenario.name} ...", file=sys.stderr, flush=True)
-        run_product(scenario, product_report, db_dir)
+        run_product(scenario, product_report, db_dir, args.backend)
         naive_baseline_report(scenario, naive_report)
         product, naive = score(truth, product_report), score(truth, naive_report)
         summary[scenario.stem] = {"product": product, "naive": naive}

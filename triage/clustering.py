@@ -53,6 +53,12 @@ class Cluster:
     calm_since: float | None = None
     #: the most distinct authors its trailing window held since it escalated
     peak_window_authors: int = 0
+    #: join threshold while it surges (set each pass from how much of its surroundings is the surge)
+    surge_join: float | None = None
+    #: posts taken in only at a surge's looser level: reported with it (they are its customers), but
+    #: they neither move its centre nor count in its window, so the everyday complaints a loose join
+    #: touches can neither drag the incident towards them nor keep it open
+    attached: set[int] = field(default_factory=set)
 
     @property
     def first_post_at(self) -> float:
@@ -66,7 +72,11 @@ class Cluster:
     def distinct_authors(self) -> int:
         return len(self.authors)
 
-    def add(self, post: TriagePost, decay_seconds: float = 1800.0) -> None:
+    def add(self, post: TriagePost, decay_seconds: float = 1800.0, attached: bool = False) -> None:
+        if attached:
+            self._append_member(post)
+            self.attached.add(post.post_id)
+            return
         if post.time >= self.recent_at:
             fade = float(np.exp(-(post.time - self.recent_at) / decay_seconds))
             self.recent_sum *= fade
@@ -78,19 +88,22 @@ class Cluster:
         self.recent_sum += match_vector(post) * weight
         self.recent_weight += weight
         self.recent_mean = (self.recent_sum / self.recent_weight).astype(np.float32)
+        self._append_member(post)
+        self.vector_sum += post.embedding
+        norm = float(np.linalg.norm(self.vector_sum))
+        self.centroid = (self.vector_sum / norm).astype(np.float32) if norm else self.centroid
+
+    def _append_member(self, post: TriagePost) -> None:
         if self.members and post.time < self.members[-1].time:
             self.members.append(post)
             self.members.sort(key=lambda member: (member.time, member.post_id))
         else:
             self.members.append(post)
         self.authors[post.author] = self.authors.get(post.author, 0) + 1
-        self.vector_sum += post.embedding
-        norm = float(np.linalg.norm(self.vector_sum))
-        self.centroid = (self.vector_sum / norm).astype(np.float32) if norm else self.centroid
 
     def clear(self) -> None:
         """Forget every member (a split rebuilds the cluster from the posts it keeps)."""
-        self.members, self.authors = [], {}
+        self.members, self.authors, self.attached = [], {}, set()
         self.vector_sum = np.zeros_like(self.vector_sum)
         self.recent_sum = np.zeros_like(self.recent_sum)
         self.recent_weight, self.recent_at = 0.0, 0.0
@@ -101,7 +114,8 @@ class Cluster:
         for member in reversed(self.members):
             if member.time < since:
                 break
-            authors.add(member.author)
+            if member.post_id not in self.attached:
+                authors.add(member.author)
         return authors
 
     @property
@@ -135,9 +149,9 @@ class ClusterBook:
     # -- placing posts -----------------------------------------------------------------------
     def place(self, post: TriagePost, is_burst: BirthTest | None = None) -> Cluster | None:
         """Put a problem report in a cluster (existing or newly born); None while it waits."""
-        nearest = self._nearest_live(match_vector(post))
+        nearest, similarity = self._nearest_live(match_vector(post))
         if nearest is not None:
-            nearest.add(post, self._decay)
+            nearest.add(post, self._decay, self._only_loosely(similarity, nearest))
             self._centroids_stale = self._recent_stale = True
             return nearest
         keep = max(self.settings.birth_window_minutes, self.settings.recruit_lookback_minutes)
@@ -145,22 +159,32 @@ class ClusterBook:
         self.pending.append(post)
         return self._try_birth(post, is_burst)
 
-    def _nearest_live(self, embedding: np.ndarray) -> Cluster | None:
+    def _nearest_live(self, embedding: np.ndarray) -> tuple[Cluster | None, float]:
+        """The live cluster a post joins (None: it waits) and its similarity to it."""
         if not self.live:
-            return None
+            return None, 0.0
         similarities = self.recent_mean_matrix() @ embedding
         best = int(np.argmax(similarities))
         cluster = self.live[best]
-        needed = self.settings.hot_join_similarity if cluster.is_surging else self.settings.join_similarity
-        if similarities[best] >= needed:
-            return cluster
+        if similarities[best] >= self.join_threshold(cluster):
+            return cluster, float(similarities[best])
         # a hot cluster may not be the nearest by a hair; it still takes a post that clearly fits it
         hot = [index for index, live in enumerate(self.live) if live.is_surging]
         if hot:
             hot_best = max(hot, key=lambda index: (similarities[index], -index))
-            if similarities[hot_best] >= self.settings.hot_join_similarity:
-                return self.live[hot_best]
-        return None
+            if similarities[hot_best] >= self.join_threshold(self.live[hot_best]):
+                return self.live[hot_best], float(similarities[hot_best])
+        return None, 0.0
+
+    def _only_loosely(self, similarity: float, cluster: Cluster) -> bool:
+        """Whether a post this similar fits ``cluster`` only at its surge level, not at the hot one."""
+        return cluster.is_surging and similarity < self.settings.hot_join_similarity
+
+    def join_threshold(self, cluster: Cluster) -> float:
+        """Similarity a post needs to join ``cluster``: looser while it is a surging incident."""
+        if not cluster.is_surging:
+            return self.settings.join_similarity
+        return cluster.surge_join if cluster.surge_join is not None else self.settings.hot_join_similarity
 
     def recent_mean_matrix(self) -> np.ndarray:
         if self._recent_stale or len(self._recent) != len(self.live):
@@ -264,7 +288,7 @@ class ClusterBook:
     def merge(self, survivor: Cluster, absorbed: Cluster) -> None:
         """Fold ``absorbed`` into ``survivor``; the absorbed key forwards there from now on."""
         for post in absorbed.members:
-            survivor.add(post, self._decay)
+            survivor.add(post, self._decay, post.post_id in absorbed.attached)
         survivor.cannot_link |= absorbed.cannot_link
         survivor.escalated = survivor.escalated or absorbed.escalated
         absorbed.merged_into = survivor.key
@@ -275,11 +299,12 @@ class ClusterBook:
     def split(self, source: Cluster, kept: list[TriagePost], moved: list[TriagePost], now: float) -> Cluster:
         """Rebuild ``source`` from ``kept`` and a new live cluster from ``moved``, kept apart for good."""
         part = self._new_cluster(now)
+        attached = source.attached
         source.clear()
         for post in kept:
-            source.add(post, self._decay)
+            source.add(post, self._decay, post.post_id in attached)
         for post in moved:
-            part.add(post, self._decay)
+            part.add(post, self._decay, post.post_id in attached)
         source.cannot_link.add(part.key)
         part.cannot_link.add(source.key)
         self._centroids_stale = self._recent_stale = True
@@ -287,13 +312,15 @@ class ClusterBook:
 
     def recruit_pending(self, cluster: Cluster, since: float, threshold: float) -> int:
         """Move pending posts since ``since`` that fit ``cluster`` into it; returns how many moved."""
-        taken = [
-            post
+        # similarities against the centre as it is now: the posts added below move it
+        fitting = [
+            (post, similarity)
             for post in self._pending_since(since)
-            if float(match_vector(post) @ cluster.recent_mean) >= threshold
+            if (similarity := float(match_vector(post) @ cluster.recent_mean)) >= threshold
         ]
-        for post in taken:
-            cluster.add(post, self._decay)
+        for post, similarity in fitting:
+            cluster.add(post, self._decay, self._only_loosely(similarity, cluster))
+        taken = [post for post, _ in fitting]
         if taken:
             moved = {post.post_id for post in taken}
             self.pending = deque(post for post in self.pending if post.post_id not in moved)

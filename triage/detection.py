@@ -11,6 +11,7 @@ surprising.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,14 +68,31 @@ def expected_count(
     history is thin, and applied to the complaints actually seen in the window, which carries the
     time of day. No baseline at all before ``learning_hours`` of history: nothing is surprising yet.
     """
+    return expected_counts(direction, (similarity,), window_start, now, history, policy)[0]
+
+
+def expected_counts(
+    direction: np.ndarray,
+    similarities: Sequence[float],
+    window_start: float,
+    now: float,
+    history: ComplaintHistory,
+    policy: PolicySettings,
+) -> list[float]:
+    """:func:`expected_count` at several similarity levels, from one pass over the history."""
     if history.first_time is None or now - history.first_time < policy.learning_hours * 3600:
-        return math.inf
+        return [math.inf for _ in similarities]
     baseline_until = window_start - _BASELINE_GUARD_SECONDS
     baseline_since = now - policy.baseline_hours * 3600
-    similar = history.count_matching(direction, similarity, baseline_since, baseline_until)
+    similar = history.count_matching_levels(direction, similarities, baseline_since, baseline_until)
     total = history.count(baseline_since, baseline_until)
-    share = (similar + policy.prior_share * policy.prior_weight_posts) / (total + policy.prior_weight_posts)
-    return share * history.count(window_start, now + 1)
+    in_window = history.count(window_start, now + 1)
+    return [
+        (matching + policy.prior_share * policy.prior_weight_posts)
+        / (total + policy.prior_weight_posts)
+        * in_window
+        for matching in similar
+    ]
 
 
 def evaluate_cluster(
@@ -97,6 +115,36 @@ def evaluate_cluster(
         and window_authors >= policy.min_rate_ratio * expected
     )
     return DetectionVerdict(window_authors, expected, probability, triggered)
+
+
+def surge_join_similarity(
+    cluster: Cluster,
+    now: float,
+    history: ComplaintHistory,
+    policy: PolicySettings,
+    clustering: ClusteringSettings,
+) -> float:
+    """How loosely a surging incident may take posts now.
+
+    An outage is described in more ways than its first reports suggest, and the posts that fit it only
+    loosely are most of its later reports; whether taking them is safe depends on how much everyday
+    complaining lies at that distance. So each level of ``surge_join_levels`` (looser than
+    ``hot_join_similarity``) is tested like a page: the complaints of the trailing window that resemble
+    the incident that loosely must be at least ``min_rate_ratio`` times what an ordinary day holds
+    there, i.e. mostly the incident itself. The loosest level that passes is used; where everyday
+    complaints of the same kind are dense, none passes and the incident keeps the hot threshold.
+    """
+    levels = sorted(level for level in clustering.surge_join_levels if level < clustering.hot_join_similarity)
+    if not levels:
+        return clustering.hot_join_similarity
+    window_start = now - policy.window_minutes * 60
+    direction = cluster.recent_mean
+    observed = history.count_matching_levels(direction, levels, window_start, now + 1)
+    expected = expected_counts(direction, levels, window_start, now, history, policy)
+    for level, seen, usual in zip(levels, observed, expected, strict=True):
+        if seen >= policy.min_distinct_authors and seen >= policy.min_rate_ratio * usual:
+            return level
+    return clustering.hot_join_similarity
 
 
 def is_emerging_burst(

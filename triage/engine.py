@@ -15,7 +15,13 @@ import numpy as np
 from triage.catalog import ServiceCatalog
 from triage.clustering import ACTIVE, Cluster, ClusterBook, match_vector
 from triage.correlation import RankedChange, lead_over_alert_minutes, rank_likely_causes
-from triage.detection import DetectionVerdict, evaluate_cluster, is_emerging_burst, severity_for
+from triage.detection import (
+    DetectionVerdict,
+    evaluate_cluster,
+    is_emerging_burst,
+    severity_for,
+    surge_join_similarity,
+)
 from triage.events import TriageChange, TriagePost
 from triage.history import ComplaintHistory
 from triage.labels import BackgroundTerms, label_for
@@ -268,7 +274,9 @@ class TriageEngine:
         settings = self.settings.clustering
         # its own early reports too: before the wording was confirmed they fitted nothing well enough
         recruit_since = min(window_start, onset)
-        self.book.recruit_pending(cluster, recruit_since, settings.hot_join_similarity)
+        cluster.surge_join = surge_join_similarity(cluster, now, self.history, self.settings.policy, settings)
+        recruit_at = cluster.surge_join if cluster.is_surging else settings.hot_join_similarity
+        self.book.recruit_pending(cluster, recruit_since, recruit_at)
         if onset < window_start - _SAME_OUTAGE_ONSET_SECONDS:
             # a page open for hours is not the same outage as a burst starting now: folding the new burst
             # in would hide a second incident inside the first one's (possibly everyday) signal

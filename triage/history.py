@@ -9,6 +9,8 @@ without needing weeks of history, and a prior share covers the first hours.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 _DIMENSIONS = 384
@@ -46,14 +48,20 @@ class ComplaintHistory:
     def count_matching(self, direction: np.ndarray, threshold: float, since: float, until: float) -> int:
         """How many complaints, centred on the current mean, have ``centred · direction >= threshold``:
         the same test a post passes to join a cluster whose recent mean is ``direction``."""
+        return self.count_matching_levels(direction, (threshold,), since, until)[0]
+
+    def count_matching_levels(
+        self, direction: np.ndarray, thresholds: Sequence[float], since: float, until: float
+    ) -> list[int]:
+        """:meth:`count_matching` at several thresholds for the price of one pass over the span."""
         span = self._span(since, until)
         if span.stop <= span.start:
-            return 0
+            return [0 for _ in thresholds]
         vectors = self._vectors[span]
         mean = self.mean_vector()
         norms = np.sqrt(np.maximum(1.0 - 2.0 * (vectors @ mean) + float(mean @ mean), 1e-12))
         similarities = (vectors @ direction - float(mean @ direction)) / norms
-        return int(np.count_nonzero(similarities >= threshold))
+        return [int(np.count_nonzero(similarities >= threshold)) for threshold in thresholds]
 
     def mean_vector(self) -> np.ndarray:
         """The mean of the complaints held: the direction every complaint of this stream shares."""

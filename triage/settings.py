@@ -10,6 +10,7 @@ environment themselves: the CLI builds one ``Settings`` and passes it down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,12 @@ class ClusteringSettings(BaseModel):
     )
     hot_join_similarity: float = Field(
         0.18, description="Join threshold for a cluster that is an incident signal: its wording is confirmed."
+    )
+    surge_join_levels: list[float] = Field(
+        [0.14, 0.10, 0.06],
+        description="Looser join thresholds a surging incident may use, each only while the complaints "
+        "of its window that resemble it that loosely are still min_rate_ratio times their usual number "
+        "(mostly the incident); empty keeps hot_join_similarity.",
     )
     recent_centroid_minutes: float = Field(
         30.0,
@@ -154,6 +161,13 @@ class Settings(BaseSettings):
         None,
         description="Classifier artifacts: a version folder (pins that version) or an artifacts root "
         "(follows its DEFAULT, which `triage model promote` moves); default is the bundled root.",
+    )
+    analysis_backend: Literal["torch", "torch-bf16", "onnx-fp32", "onnx-int8"] = Field(
+        "torch",
+        description="Encoder backend of the live runners and `triage replay`: torch (fp32 reference, "
+        "every CPU), torch-bf16 (about 2x faster with the same decisions on CPUs with native bfloat16, "
+        "refused elsewhere), onnx-fp32 (needs the onnx extra), onnx-int8 (fastest, differs on a few % "
+        "of decisions). benchmarks/analysis_speed.py measures each on this machine.",
     )
     broker_url: str | None = Field(
         None,

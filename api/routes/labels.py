@@ -94,5 +94,5 @@ def export_labels(
 def _attachment(filename: str) -> str:
     """A download name any tenant can have: headers are Latin-1, so an ASCII fallback plus the exact
     name in RFC 5987 form (``filename*``), which browsers prefer."""
-    fallback = re.sub(r'[^A-Za-z0-9._-]', "_", filename)
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -18,7 +18,7 @@ app.command()(analyze_module.analyze)
 
 @pytest.fixture(autouse=True)
 def shared_analyzer(monkeypatch: pytest.MonkeyPatch, analyzer: Analyzer) -> None:
-    monkeypatch.setattr(analyze_module, "load_analyzer", lambda model_dir=None: analyzer)
+    monkeypatch.setattr(analyze_module, "load_analyzer", lambda model_dir=None, backend="torch": analyzer)
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -61,3 +61,14 @@ def test_file_level_errors_exit_non_zero(tmp_path: Path) -> None:
     assert code == 1 and "no 'text' column" in output
     code, output = run(str(tmp_path / "absent.jsonl"), "--out", str(tmp_path / "o.jsonl"))
     assert code == 1 and "does not exist" in output
+
+
+def test_an_unknown_backend_is_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from classifier.analysis import load_analyzer
+
+    monkeypatch.setattr(analyze_module, "load_analyzer", load_analyzer)
+    source = tmp_path / "posts.csv"
+    source.write_text("text\nmy transfer never arrived\n", encoding="utf-8")
+    code, output = run(str(source), "--out", str(tmp_path / "o.jsonl"), "--backend", "tpu")
+    assert code == 1
+    assert "unknown encoder backend 'tpu'" in output and not (tmp_path / "o.jsonl").exists()

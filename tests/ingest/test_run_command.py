@@ -342,7 +342,7 @@ def test_run_once_runs_every_stage_in_order(
         escalation=EscalationSettings(targets=[webhook_target()]),
     )
     monkeypatch.setattr("triage.cli.run.Settings", lambda: settings)
-    monkeypatch.setattr("classifier.analysis.load_analyzer", lambda model_dir: analyzer)
+    monkeypatch.setattr("classifier.analysis.load_analyzer", lambda model_dir, backend="torch": analyzer)
 
     result = CliRunner().invoke(command_app(), ["run", "--once", "-q"])
 

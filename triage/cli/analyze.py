@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from classifier.analysis import PostAnalysis, load_analyzer
-from classifier.artifact import ModelArtifactError
 from classifier.post_input import InputPost, PostInputError, read_posts
 
 console = Console(stderr=True, soft_wrap=True)
@@ -51,12 +50,20 @@ def analyze(
         typer.Option("--model", help="Model artifact folder (default: the committed default version)."),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")] = 64,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="Encoder backend: torch (fp32), torch-bf16 (about 2x on CPUs with native bf16), "
+            "onnx-fp32, onnx-int8 (see benchmarks/analysis_speed.py).",
+        ),
+    ] = "torch",
 ) -> None:
     """Classify posts: problem report or not, category, sentiment. Bad rows are reported and skipped."""
     try:
         posts, rejected = read_posts(input_path)
-        analyzer = load_analyzer(model_dir)
-    except (PostInputError, ModelArtifactError) as error:
+        analyzer = load_analyzer(model_dir, backend=backend)
+    except (PostInputError, ValueError) as error:  # a broken artifact, an unknown or unusable backend
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
     for row in rejected:

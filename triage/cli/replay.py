@@ -19,7 +19,7 @@ DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "data" / "demo" / "demo_da
 def _load_analyzer(settings: Settings):  # type: ignore[no-untyped-def]
     from classifier.analysis import load_analyzer
 
-    return load_analyzer(settings.model_dir)
+    return load_analyzer(settings.model_dir, backend=settings.analysis_backend)
 
 
 def replay(

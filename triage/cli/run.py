@@ -246,7 +246,8 @@ def run(
         from classifier.analysis import load_analyzer
 
         started = time.perf_counter()
-        analyzer = load_analyzer(settings.model_dir)  # at start: a broken artifact fails before any pull
+        # at start: a broken artifact or an unusable backend fails before any pull
+        analyzer = load_analyzer(settings.model_dir, backend=settings.analysis_backend)
         console.print(f"model {analyzer.model_version} loaded in {time.perf_counter() - started:.1f}s")
         analysed = AnalysedSince()
         jobs += [

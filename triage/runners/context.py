@@ -78,7 +78,7 @@ class WorkerContext:
             if cached is None:
                 from classifier.analysis import load_analyzer
 
-                cached = load_analyzer(self.settings.model_dir)
+                cached = load_analyzer(self.settings.model_dir, backend=self.settings.analysis_backend)
                 self.__dict__["_analyzer"] = cached
                 log.info("worker_model_loaded model_version=%s", cached.model_version)
             return cached
