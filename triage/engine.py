@@ -25,6 +25,7 @@ from triage.detection import (
 from triage.events import TriageChange, TriagePost
 from triage.history import ComplaintHistory
 from triage.labels import BackgroundTerms, label_for
+from triage.onset import burst_onset
 from triage.settings import Settings
 
 TRIGGER, UPDATE, RESOLVE = "trigger", "update", "resolve"
@@ -226,11 +227,7 @@ class TriageEngine:
         cluster = self._detach_burst(cluster, now)
         cluster.escalated = True
         cluster.state = ACTIVE
-        window_start = now - self.settings.policy.window_minutes * 60
-        onset = next(
-            (member.time for member in cluster.members if member.time >= window_start),
-            cluster.members[-1].time,
-        )
+        onset = self._onset_of_burst(cluster, now, verdict)
         service = self._service_of(cluster)
         generation = self.generations.get(cluster.key, 0) + 1
         self.generations[cluster.key] = generation
@@ -252,6 +249,25 @@ class TriageEngine:
         self.signal_of_cluster[cluster.key] = signal.dedup_key
         self._gather_burst(cluster, service, onset, now)
         self._decide(TRIGGER, signal, now, detail)
+
+    def _onset_of_burst(self, cluster: Cluster, now: float, verdict: DetectionVerdict) -> float:
+        """When the burst that pages began: the change point of its authors' first reports in the window
+        against the everyday rate, so everyday reports the cluster held before cannot move the onset (and
+        the candidate causes) earlier."""
+        window_seconds = self.settings.policy.window_minutes * 60
+        window_start = now - window_seconds
+        first_report: dict[str, float] = {}
+        for member in cluster.members:
+            if member.time >= window_start and member.post_id not in cluster.attached:
+                first_report.setdefault(member.author, member.time)
+        if not first_report:
+            return cluster.members[-1].time
+        return burst_onset(
+            sorted(first_report.values()),
+            window_start,
+            now,
+            verdict.expected_authors / window_seconds,
+        )
 
     def _detach_burst(self, cluster: Cluster, now: float) -> Cluster:
         """The burst that pages, apart from the everyday complaints a long-lived cluster gathered
