@@ -327,16 +327,33 @@ class ClusterBook:
             self._centroids_stale = self._recent_stale = True
         return len(taken)
 
-    def find_merges(self) -> list[tuple[Cluster, Cluster]]:
-        """Pairs of live clusters close enough to be one problem (survivor first)."""
+    def find_merges(self, bursting: Callable[[Cluster], bool] | None = None) -> list[tuple[Cluster, Cluster]]:
+        """Pairs of live clusters close enough to be one problem (survivor first).
+
+        Raw centres of large clusters all drift towards "a complaint", so close centres are not enough:
+        in the centred space posts join by, the clusters' recent reports must also resemble each other as
+        a report must resemble a cluster to join it, or two everyday problems snowball into one blob whose
+        summed authors page. Two clusters with close centres that are both ``bursting`` right now are
+        one outage described two ways and merge all the same, so its authors are counted together.
+        """
         if len(self.live) < 2:
             return []
         matrix = self.centroid_matrix()
         similarities = matrix @ matrix.T
         np.fill_diagonal(similarities, -1.0)
+        close = np.triu(similarities >= self.settings.merge_similarity, k=1)
+        recent = self.recent_mean_matrix()
+        alike = close & (recent @ recent.T >= self.settings.join_similarity)
+        if bursting is not None:
+            candidates = sorted(
+                set(np.nonzero(close & ~alike)[0].tolist()) | set(np.nonzero(close & ~alike)[1].tolist())
+            )
+            surging = np.zeros(len(self.live), dtype=bool)
+            surging[[index for index in candidates if bursting(self.live[index])]] = True
+            alike |= close & np.outer(surging, surging)
         pairs: list[tuple[Cluster, Cluster]] = []
         used: set[str] = set()
-        rows, cols = np.nonzero(np.triu(similarities >= self.settings.merge_similarity))
+        rows, cols = np.nonzero(alike)
         for row, col in sorted(
             zip(rows.tolist(), cols.tolist(), strict=True), key=lambda pair: -similarities[pair[0], pair[1]]
         ):

@@ -119,7 +119,7 @@ class TriageEngine:
     def tick(self, now: float) -> None:
         """Periodic pass: merges, lifecycle, signal updates and resolutions."""
         self.history.forget_before(now - self.settings.policy.baseline_hours * 3600)
-        for survivor, absorbed in self.book.find_merges():
+        for survivor, absorbed in self.book.find_merges(lambda cluster: self._is_bursting(cluster, now)):
             self.book.merge(survivor, absorbed)
             self._merge_signals(survivor, absorbed, now)
         for cluster in self.book.update_lifecycle(now):
@@ -133,6 +133,11 @@ class TriageEngine:
                 cluster = self.book.clusters[key]
                 self._gather_burst(cluster, signal.service, signal.onset, now)
                 self._refresh_signal(cluster, signal, now)
+
+    def _is_bursting(self, cluster: Cluster, now: float) -> bool:
+        """Whether a cluster's window is surprising at the lenient level clusters are born at."""
+        verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
+        return verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability
 
     # -- human decisions (constraints every later pass keeps) ----------------------------------
     def mute(self, cluster_key: str, until: float, now: float) -> None:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from tests.factories import near, triage_post, unit_vector
 from triage.clustering import RESOLVED, SUBSIDING, ClusterBook
 from triage.settings import ClusteringSettings
@@ -84,3 +88,37 @@ def test_a_cluster_that_never_paged_dissolves_sooner_than_an_incident() -> None:
     quiet, incident = book.live
     resolved = book.update_lifecycle(quiet.last_post_at + settings.quiet_minutes_to_dissolve * 60)
     assert resolved == [quiet] and book.live == [incident]
+
+
+def _two_problems_with_close_raw_centres() -> tuple[ClusterBook, str, str]:
+    """Two clusters whose raw embeddings share a strong common part (every complaint of a stream does)
+    but whose centred reports, the ones posts join by, point in different directions."""
+    book = ClusterBook(ClusteringSettings())
+    common = unit_vector(100)
+    keys = []
+    for side, theme in enumerate([unit_vector(101), unit_vector(102)]):
+        cluster = book._new_cluster(0)
+        for number in range(4):
+            distinct = near(theme, 200 + 10 * side + number, 0.2)
+            raw = 0.9 * common + 0.3 * distinct
+            post = replace(
+                triage_post(10 * side + number, number, f"{side}-{number}", raw / np.linalg.norm(raw)),
+                match_vector=distinct,
+            )
+            cluster.add(post)
+        keys.append(cluster.key)
+    return book, keys[0], keys[1]
+
+
+def test_close_raw_centres_do_not_merge_two_different_problems() -> None:
+    book, first, second = _two_problems_with_close_raw_centres()
+    live = {cluster.key: cluster for cluster in book.live}
+    assert float(live[first].centroid @ live[second].centroid) >= book.settings.merge_similarity
+    assert book.find_merges() == []
+    assert book.find_merges(lambda cluster: cluster.key == first) == []
+
+
+def test_close_clusters_bursting_together_merge_as_one_outage() -> None:
+    book, first, second = _two_problems_with_close_raw_centres()
+    [(survivor, absorbed)] = book.find_merges(lambda cluster: True)
+    assert {survivor.key, absorbed.key} == {first, second}
