@@ -345,12 +345,12 @@ class ClusterBook:
         recent = self.recent_mean_matrix()
         alike = close & (recent @ recent.T >= self.settings.join_similarity)
         if bursting is not None:
-            candidates = sorted(
-                set(np.nonzero(close & ~alike)[0].tolist()) | set(np.nonzero(close & ~alike)[1].tolist())
-            )
+            # only clusters in a close pair that is not alike need the (costlier) burst test
+            undecided = close & ~alike
+            candidates = np.flatnonzero(undecided.any(axis=0) | undecided.any(axis=1))
             surging = np.zeros(len(self.live), dtype=bool)
-            surging[[index for index in candidates if bursting(self.live[index])]] = True
-            alike |= close & np.outer(surging, surging)
+            surging[[index for index in candidates.tolist() if bursting(self.live[index])]] = True
+            alike |= undecided & np.outer(surging, surging)
         pairs: list[tuple[Cluster, Cluster]] = []
         used: set[str] = set()
         rows, cols = np.nonzero(alike)
