@@ -109,14 +109,19 @@ class Cluster:
         self.recent_weight, self.recent_at = 0.0, 0.0
 
     def authors_since(self, since: float) -> set[str]:
-        """Distinct authors who posted at or after ``since`` (members are time-ordered)."""
-        authors: set[str] = set()
+        """Distinct authors who posted at or after ``since``."""
+        return {member.author for member in self.counted_since(since)}
+
+    def counted_since(self, since: float) -> list[TriagePost]:
+        """Members posted at or after ``since`` that count towards its window (not those only loosely
+        attached), newest first (members are time-ordered)."""
+        members: list[TriagePost] = []
         for member in reversed(self.members):
             if member.time < since:
                 break
             if member.post_id not in self.attached:
-                authors.add(member.author)
-        return authors
+                members.append(member)
+        return members
 
     @property
     def is_surging(self) -> bool:

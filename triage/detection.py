@@ -1,11 +1,15 @@
 """When a cluster is an incident signal: distinct authors against a baseline.
 
-The test is a Poisson tail: given how large a share of all complaints this
-kind of complaint normally is (``ComplaintHistory``), how surprising is the
-number of *distinct authors* saying it in the trailing window? Counting
-authors, not posts, keeps one angry person or a bot from paging anybody; a
-hard floor of ``min_distinct_authors`` keeps tiny samples from looking
-surprising.
+The test is a count tail: given how large a share of all complaints this kind
+of complaint normally is (``ComplaintHistory``), how surprising is the number
+of *distinct authors* saying it in the trailing window? Counting authors, not
+posts, keeps one angry person or a bot from paging anybody; a hard floor of
+``min_distinct_authors`` keeps tiny samples from looking surprising. The usual
+count is itself an estimate, so the tail is a negative binomial that is only
+as sharp as the history behind it; and the window is tested at the join level
+and at closer ones, because an outage's reports say one specific thing while a
+chance pile-up of everyday complaints does not (the levels tested are paid for
+in the chance, so looking more ways does not page more often).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from triage.clustering import Cluster
+from triage.clustering import Cluster, match_vector
+from triage.events import TriagePost
 from triage.history import ComplaintHistory
 from triage.settings import ClusteringSettings, PolicySettings
 
@@ -30,13 +35,22 @@ class DetectionVerdict:
     expected_authors: float
     false_alarm_probability: float
     triggered: bool
+    #: the similarity level whose count was the most surprising (None: the join level)
+    closer_level: float | None = None
+    level_authors: int = 0
+    level_expected: float = float("nan")
+    levels_tested: int = 1
 
     def explain(self) -> str:
-        return (
-            f"{self.window_authors} distinct authors in the window where "
-            f"{self.expected_authors:.2f} are usual "
-            f"(chance {self.false_alarm_probability:.1e})"
-        )
+        text = f"{self.window_authors} distinct authors in the window where "
+        text += f"{self.expected_authors:.2f} are usual"
+        if self.closer_level is not None:
+            text += (
+                f"; {self.level_authors} of them say closely the same thing "
+                f"(cosine >= {self.closer_level:.2f}) where {self.level_expected:.2f} are usual"
+            )
+        tested = f" over {self.levels_tested} similarity levels" if self.levels_tested > 1 else ""
+        return f"{text} (chance {self.false_alarm_probability:.1e}{tested})"
 
 
 def poisson_tail(observed: int, expected: float) -> float:
@@ -80,19 +94,63 @@ def expected_counts(
     policy: PolicySettings,
 ) -> list[float]:
     """:func:`expected_count` at several similarity levels, from one pass over the history."""
+    return [
+        usual.expected for usual in usual_counts(direction, similarities, window_start, now, history, policy)
+    ]
+
+
+@dataclass(frozen=True)
+class UsualCount:
+    """How many matching complaints an ordinary window holds, and how much history says so."""
+
+    expected: float
+    #: matching complaints the estimate rests on (history plus the prior's pseudo-count)
+    evidence: float
+
+
+def usual_counts(
+    direction: np.ndarray,
+    similarities: Sequence[float],
+    window_start: float,
+    now: float,
+    history: ComplaintHistory,
+    policy: PolicySettings,
+) -> list[UsualCount]:
+    """:func:`expected_count` at several similarity levels, each with the evidence behind it."""
     if history.first_time is None or now - history.first_time < policy.learning_hours * 3600:
-        return [math.inf for _ in similarities]
+        return [UsualCount(math.inf, 0.0) for _ in similarities]
     baseline_until = window_start - _BASELINE_GUARD_SECONDS
     baseline_since = now - policy.baseline_hours * 3600
     similar = history.count_matching_levels(direction, similarities, baseline_since, baseline_until)
     total = history.count(baseline_since, baseline_until)
     in_window = history.count(window_start, now + 1)
+    prior_matching = policy.prior_share * policy.prior_weight_posts
     return [
-        (matching + policy.prior_share * policy.prior_weight_posts)
-        / (total + policy.prior_weight_posts)
-        * in_window
+        UsualCount(
+            (matching + prior_matching) / (total + policy.prior_weight_posts) * in_window,
+            matching + prior_matching,
+        )
         for matching in similar
     ]
+
+
+def count_tail(observed: int, usual: UsualCount) -> float:
+    """P(X >= observed) when the usual count is itself only estimated: a negative binomial (the Poisson
+    law with its rate drawn from the Gamma posterior of the baseline share), whose tail is heavier the
+    fewer matching complaints the baseline rests on. A closely worded kind of complaint seen only a
+    handful of times in a day has an uncertain usual count, and a few reports of it must not look like
+    1e-5 chances; with plenty of history this is the Poisson tail."""
+    if observed <= 0 or math.isinf(usual.expected) or math.isnan(usual.expected):
+        return 1.0
+    shape = max(usual.evidence, 1e-9)
+    mean = max(usual.expected, 1e-12)
+    success = shape / (shape + mean)
+    term = math.exp(shape * math.log(success))
+    below = term
+    for count in range(1, observed):
+        term *= (count - 1 + shape) / count * (1.0 - success)
+        below += term
+    return max(0.0, 1.0 - below)
 
 
 def evaluate_cluster(
@@ -101,20 +159,73 @@ def evaluate_cluster(
     history: ComplaintHistory,
     policy: PolicySettings,
     clustering: ClusteringSettings,
+    closer_levels: Sequence[float] = (),
 ) -> DetectionVerdict:
+    """How surprising the distinct authors of a cluster's trailing window are.
+
+    With ``closer_levels`` the authors whose reports resemble the cluster's current wording more closely
+    than the join test asks are counted too, against how many complaints that close are usual: an outage's
+    reports say one specific thing, while a chance pile-up of everyday complaints of a broad kind does not
+    stay surprising when only the close ones count. The most surprising level decides, its chance multiplied
+    by the number of levels tested (Bonferroni), so looking more ways does not page more often by chance.
+    """
     window_start = now - policy.window_minutes * 60
-    window_authors = len(cluster.authors_since(window_start))
+    window_members = cluster.counted_since(window_start)
+    window_authors = len({member.author for member in window_members})
     if window_authors < policy.min_distinct_authors:
         return DetectionVerdict(window_authors, float("nan"), 1.0, False)
-    expected = expected_count(
-        cluster.recent_mean, clustering.join_similarity, window_start, now, history, policy
+    direction = cluster.recent_mean
+    levels = [clustering.join_similarity] + sorted(
+        level for level in closer_levels if level > clustering.join_similarity
     )
-    probability = poisson_tail(window_authors, expected)
+    usual = usual_counts(direction, levels, window_start, now, history, policy)
+    expected = [level.expected for level in usual]
+    authors = [window_authors] + _authors_at_levels(
+        cluster, window_members, levels[1:], clustering.recent_centroid_minutes * 60
+    )
+    chances = [
+        count_tail(count, baseline) if count >= policy.min_distinct_authors else 1.0
+        for count, baseline in zip(authors, usual, strict=True)
+    ]
+    best = min(range(len(levels)), key=lambda index: (chances[index], index))
+    probability = min(1.0, chances[best] * len(levels))
     triggered = (
         probability <= policy.max_false_alarm_probability
-        and window_authors >= policy.min_rate_ratio * expected
+        and authors[best] >= policy.min_rate_ratio * expected[best]
     )
-    return DetectionVerdict(window_authors, expected, probability, triggered)
+    return DetectionVerdict(
+        window_authors,
+        expected[0],
+        probability,
+        triggered,
+        closer_level=levels[best] if best else None,
+        level_authors=authors[best],
+        level_expected=expected[best],
+        levels_tested=len(levels),
+    )
+
+
+def _authors_at_levels(
+    cluster: Cluster, members: list[TriagePost], levels: Sequence[float], decay_seconds: float
+) -> list[int]:
+    """Distinct authors whose reports resemble the rest of the cluster's recent wording at least as closely
+    as each level. Each report is compared with the recent mean *without itself*: in a small cluster a report
+    is a large part of the mean, and comparing it with itself would make any handful of posts look close."""
+    if not levels:
+        return []
+    vectors = np.stack([match_vector(member) for member in members]).astype(np.float64)
+    weights = np.exp(-(cluster.recent_at - np.array([member.time for member in members])) / decay_seconds)
+    rest_weight = np.maximum(cluster.recent_weight - weights, 1e-9)
+    rest_sums = cluster.recent_sum[None, :] - weights[:, None] * vectors
+    similarities = np.einsum("ij,ij->i", vectors, rest_sums) / rest_weight
+    counts = []
+    for level in levels:
+        counts.append(
+            len(
+                {member.author for member, close in zip(members, similarities >= level, strict=True) if close}
+            )
+        )
+    return counts
 
 
 def surge_join_similarity(

@@ -223,7 +223,14 @@ class TriageEngine:
     def _consider_trigger(self, cluster: Cluster, now: float) -> None:
         if cluster.escalated or cluster.is_muted(now):
             return
-        verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
+        verdict = evaluate_cluster(
+            cluster,
+            now,
+            self.history,
+            self.settings.policy,
+            self.settings.clustering,
+            self.settings.policy.closer_levels,
+        )
         if not verdict.triggered:
             return
         self._open_signal(cluster, now, verdict, verdict.explain())

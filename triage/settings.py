@@ -104,6 +104,13 @@ class PolicySettings(BaseModel):
         "authors: real complaint counts vary more than a Poisson law allows, so a busy everyday kind of "
         "complaint can look improbable at twice its usual rate without anything being broken.",
     )
+    closer_levels: list[float] = Field(
+        [0.30, 0.40],
+        description="Similarity levels closer than the join test at which a cluster's window is also "
+        "tested before paging (the most surprising level decides, its chance multiplied by the number of "
+        "levels): an outage's reports say one specific thing, a chance pile-up of everyday complaints of a "
+        "broad kind does not. Empty: the join level alone.",
+    )
     baseline_hours: float = Field(
         24.0, description="History used to learn how often a kind of complaint is normal."
     )
