@@ -82,21 +82,7 @@ def expected_count(
     history is thin, and applied to the complaints actually seen in the window, which carries the
     time of day. No baseline at all before ``learning_hours`` of history: nothing is surprising yet.
     """
-    return expected_counts(direction, (similarity,), window_start, now, history, policy)[0]
-
-
-def expected_counts(
-    direction: np.ndarray,
-    similarities: Sequence[float],
-    window_start: float,
-    now: float,
-    history: ComplaintHistory,
-    policy: PolicySettings,
-) -> list[float]:
-    """:func:`expected_count` at several similarity levels, from one pass over the history."""
-    return [
-        usual.expected for usual in usual_counts(direction, similarities, window_start, now, history, policy)
-    ]
+    return usual_counts(direction, (similarity,), window_start, now, history, policy)[0].expected
 
 
 @dataclass(frozen=True)
@@ -116,7 +102,8 @@ def usual_counts(
     history: ComplaintHistory,
     policy: PolicySettings,
 ) -> list[UsualCount]:
-    """:func:`expected_count` at several similarity levels, each with the evidence behind it."""
+    """:func:`expected_count` at several similarity levels (one pass over the history), each with the
+    evidence behind it."""
     if history.first_time is None or now - history.first_time < policy.learning_hours * 3600:
         return [UsualCount(math.inf, 0.0) for _ in similarities]
     baseline_until = window_start - _BASELINE_GUARD_SECONDS
@@ -251,9 +238,9 @@ def surge_join_similarity(
     window_start = now - policy.window_minutes * 60
     direction = cluster.recent_mean
     observed = history.count_matching_levels(direction, levels, window_start, now + 1)
-    expected = expected_counts(direction, levels, window_start, now, history, policy)
-    for level, seen, usual in zip(levels, observed, expected, strict=True):
-        if seen >= policy.min_distinct_authors and seen >= policy.min_rate_ratio * usual:
+    usual = usual_counts(direction, levels, window_start, now, history, policy)
+    for level, seen, baseline in zip(levels, observed, usual, strict=True):
+        if seen >= policy.min_distinct_authors and seen >= policy.min_rate_ratio * baseline.expected:
             return level
     return clustering.hot_join_similarity
 
