@@ -166,7 +166,7 @@ def evaluate_cluster(
         level for level in closer_levels if level > clustering.join_similarity
     )
     usual = usual_counts(direction, levels, window_start, now, history, policy)
-    expected = [level.expected for level in usual]
+    expected = [baseline.expected for baseline in usual]
     authors = [window_authors] + _authors_at_levels(
         cluster, window_members, levels[1:], clustering.recent_centroid_minutes * 60
     )
@@ -205,14 +205,9 @@ def _authors_at_levels(
     rest_weight = np.maximum(cluster.recent_weight - weights, 1e-9)
     rest_sums = cluster.recent_sum[None, :] - weights[:, None] * vectors
     similarities = np.einsum("ij,ij->i", vectors, rest_sums) / rest_weight
-    counts = []
-    for level in levels:
-        counts.append(
-            len(
-                {member.author for member, close in zip(members, similarities >= level, strict=True) if close}
-            )
-        )
-    return counts
+    close_at = similarities[None, :] >= np.asarray(levels)[:, None]
+    authors = [member.author for member in members]
+    return [len({author for author, close in zip(authors, row, strict=True) if close}) for row in close_at]
 
 
 def surge_join_similarity(
