@@ -24,8 +24,9 @@ from triage.settings import ClusteringSettings
 
 EMERGING, ACTIVE, SUBSIDING, RESOLVED = "emerging", "active", "subsiding", "resolved"
 
-#: (seed post, distinct authors saying the same) -> whether that is more than everyday chatter
-BirthTest = Callable[[TriagePost, int], bool]
+#: (seed post, distinct authors saying the same, the cosine they say it at) -> whether that is more
+#: than everyday chatter
+BirthTest = Callable[[TriagePost, int, float], bool]
 
 
 def match_vector(post: TriagePost) -> np.ndarray:
@@ -219,17 +220,21 @@ class ClusterBook:
         pool = self._pending_since(seed.time - self.settings.birth_window_minutes * 60)
         vectors = np.stack([match_vector(post) for post in pool])
         similarities = vectors @ match_vector(seed)
-        neighbours = [
-            post
-            for post, similarity in zip(pool, similarities, strict=True)
-            if similarity >= self.settings.birth_similarity
-        ]
-        authors = len({post.author for post in neighbours})
-        if authors < self.settings.birth_distinct_authors:
-            return None
-        if is_burst is not None and not is_burst(seed, authors):
-            return None
-        cluster = self._new_cluster(seed.time)
+        # a looser level is only safe where a burst test can tell an outage from everyday complaints
+        levels = self.settings.birth_levels if is_burst is not None else [self.settings.birth_similarity]
+        for level in levels:
+            neighbours = [
+                post for post, similarity in zip(pool, similarities, strict=True) if similarity >= level
+            ]
+            authors = len({post.author for post in neighbours})
+            if authors < self.settings.birth_distinct_authors:
+                continue
+            if is_burst is None or is_burst(seed, authors, level):
+                return self._form(seed.time, neighbours, pool)
+        return None
+
+    def _form(self, time: float, neighbours: list[TriagePost], pool: list[TriagePost]) -> Cluster:
+        cluster = self._new_cluster(time)
         for post in neighbours:
             cluster.add(post, self._decay)
         taken = {post.post_id for post in neighbours}

@@ -39,13 +39,19 @@ def rank_likely_causes(
     centroid: np.ndarray,
     changes: Sequence[TriageChange],
     settings: CorrelationSettings,
+    likeliest_onset: float | None = None,
 ) -> list[RankedChange]:
-    """Changes that could have caused complaints starting at ``onset``, best first."""
+    """Changes that could have caused complaints starting at ``onset``, best first.
+
+    ``likeliest_onset`` (at or after ``onset``) is where the burst most likely began: the onset is an
+    estimate, and a change made between the first reports and that point is as close in time as a change
+    can be, not a change made after the problem began."""
+    latest = max(onset, likeliest_onset) if likeliest_onset is not None else onset
     ranked: list[RankedChange] = []
     for change in changes:
         if not change.can_be_cause:
             continue
-        lead = onset - change.time
+        lead = onset - change.time if change.time <= onset else min(latest - change.time, 0.0)
         if lead > settings.lookback_minutes * 60 or lead < -settings.lookahead_minutes * 60:
             continue
         closeness_in_time = 0.5 ** (max(lead, 0.0) / (settings.time_decay_minutes * 60))
@@ -56,7 +62,10 @@ def rank_likely_causes(
             + settings.weight_service * (1.0 if same_service else 0.0)
             + settings.weight_semantic * semantic
         )
-        timing = f"{_minutes(abs(lead))} {'before' if lead >= 0 else 'after'} onset"
+        if onset < change.time <= latest:
+            timing = f"{_minutes(change.time - onset)} after the first reports, as the burst began"
+        else:
+            timing = f"{_minutes(abs(lead))} {'before' if lead >= 0 else 'after'} onset"
         reasons = [f"{change.kind} on {change.service or 'an unknown service'} {timing}"]
         reasons.append(f"service matches ({service})" if same_service else f"other service than {service}")
         reasons.append(f"summary resembles the complaints (cosine {semantic:.2f})")

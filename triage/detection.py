@@ -243,17 +243,23 @@ def surge_join_similarity(
 def is_emerging_burst(
     seed_direction: np.ndarray,
     authors: int,
+    similarity: float,
     now: float,
     history: ComplaintHistory,
     policy: PolicySettings,
     clustering: ClusteringSettings,
 ) -> bool:
-    """Whether pending posts that say the same thing are more than everyday chatter: the (lenient)
-    test a group passes to become a cluster at all, so everyday complaints never pile up into broad
-    clusters that would later swallow a real incident."""
+    """Whether pending posts that say the same thing (at cosine ``similarity``) are more than everyday
+    chatter: the (lenient) test a group passes to become a cluster at all, so everyday complaints never
+    pile up into broad clusters that would later swallow a real incident. The chance is shared between
+    the birth levels tried; below ``birth_similarity`` the group must also be ``min_rate_ratio`` times its
+    usual number, since at a loose level everyday complaints are many and a chance flurry of them must
+    not become a broad cluster."""
     window_start = now - clustering.birth_window_minutes * 60
-    expected = expected_count(seed_direction, clustering.birth_similarity, window_start, now, history, policy)
-    return poisson_tail(authors, expected) <= clustering.birth_max_probability
+    expected = expected_count(seed_direction, similarity, window_start, now, history, policy)
+    if poisson_tail(authors, expected) * len(clustering.birth_levels) > clustering.birth_max_probability:
+        return False
+    return similarity >= clustering.birth_similarity or authors >= policy.min_rate_ratio * expected
 
 
 def severity_for(distinct_authors: int, policy: PolicySettings) -> str:

@@ -25,7 +25,7 @@ from triage.detection import (
 from triage.events import TriageChange, TriagePost
 from triage.history import ComplaintHistory
 from triage.labels import BackgroundTerms, label_for
-from triage.onset import burst_onset
+from triage.onset import OnsetRange, burst_onset_range
 from triage.settings import Settings
 
 TRIGGER, UPDATE, RESOLVE = "trigger", "update", "resolve"
@@ -40,7 +40,9 @@ class Signal:
     dedup_key: str
     cluster_key: str
     first_triggered_at: float
+    #: the burst's first reports (``likeliest_onset``: where it most likely began; see OnsetRange)
     onset: float
+    likeliest_onset: float
     severity: str
     service: str | None
     causes: list[RankedChange]
@@ -104,9 +106,10 @@ class TriageEngine:
         self.background.add(post.text)
         cluster = self.book.place(
             post,
-            lambda seed, authors: is_emerging_burst(
+            lambda seed, authors, similarity: is_emerging_burst(
                 match_vector(seed),
                 authors,
+                similarity,
                 seed.time,
                 self.history,
                 self.settings.policy,
@@ -122,6 +125,8 @@ class TriageEngine:
         for survivor, absorbed in self.book.find_merges(lambda cluster: self._is_bursting(cluster, now)):
             self.book.merge(survivor, absorbed)
             self._merge_signals(survivor, absorbed, now)
+            # two halves of one problem may page together where neither did alone
+            self._consider_trigger(survivor, now)
         for cluster in self.book.update_lifecycle(now):
             self._resolve_signal(cluster, now)
         self._end_calm_incidents(now)
@@ -239,7 +244,8 @@ class TriageEngine:
         cluster = self._detach_burst(cluster, now)
         cluster.escalated = True
         cluster.state = ACTIVE
-        onset = self._onset_of_burst(cluster, now, verdict)
+        onset_range = self._onset_of_burst(cluster, now, verdict)
+        onset = onset_range.earliest
         service = self._service_of(cluster)
         generation = self.generations.get(cluster.key, 0) + 1
         self.generations[cluster.key] = generation
@@ -250,10 +256,16 @@ class TriageEngine:
             cluster_key=cluster.key,
             first_triggered_at=now,
             onset=onset,
+            likeliest_onset=onset_range.likeliest,
             severity=severity_for(cluster.distinct_authors, self.settings.policy),
             service=service,
             causes=rank_likely_causes(
-                onset, service, cluster.centroid, self.changes, self.settings.correlation
+                onset,
+                service,
+                cluster.centroid,
+                self.changes,
+                self.settings.correlation,
+                onset_range.likeliest,
             ),
             verdict=verdict,
         )
@@ -262,7 +274,7 @@ class TriageEngine:
         self._gather_burst(cluster, service, onset, now)
         self._decide(TRIGGER, signal, now, detail)
 
-    def _onset_of_burst(self, cluster: Cluster, now: float, verdict: DetectionVerdict) -> float:
+    def _onset_of_burst(self, cluster: Cluster, now: float, verdict: DetectionVerdict) -> OnsetRange:
         """When the burst that pages began: the change point of its authors' first reports in the window
         against the everyday rate, so everyday reports the cluster held before cannot move the onset (and
         the candidate causes) earlier."""
@@ -273,8 +285,8 @@ class TriageEngine:
             if member.time >= window_start and member.post_id not in cluster.attached:
                 first_report.setdefault(member.author, member.time)
         if not first_report:
-            return cluster.members[-1].time
-        return burst_onset(
+            return OnsetRange(cluster.members[-1].time, cluster.members[-1].time)
+        return burst_onset_range(
             sorted(first_report.values()),
             window_start,
             now,
@@ -328,7 +340,12 @@ class TriageEngine:
         severity = severity_for(cluster.distinct_authors, self.settings.policy)
         service = self._service_of(cluster)
         causes = rank_likely_causes(
-            signal.onset, service, cluster.centroid, self.changes, self.settings.correlation
+            signal.onset,
+            service,
+            cluster.centroid,
+            self.changes,
+            self.settings.correlation,
+            signal.likeliest_onset,
         )
         top_before = signal.top_change
         changed = severity != signal.severity or service != signal.service
@@ -365,6 +382,9 @@ class TriageEngine:
             survivor_signal.first_triggered_at, absorbed_signal.first_triggered_at
         )
         survivor_signal.onset = min(survivor_signal.onset, absorbed_signal.onset)
+        survivor_signal.likeliest_onset = max(
+            survivor_signal.onset, min(survivor_signal.likeliest_onset, absorbed_signal.likeliest_onset)
+        )
         absorbed_signal.merged_into = survivor_key
         if absorbed_signal.state == "open":
             absorbed_signal.state, absorbed_signal.resolved_at = "resolved", now

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 #: how much likelier (in nats; 3 is about 20 times) a later onset must make the reports than the first
 #: report as onset: reports before it are only called everyday when the evidence is clear
@@ -24,10 +25,27 @@ _EVIDENCE_NATS = 3.0
 _SHORTEST_BURST_SECONDS = 60.0
 
 
+@dataclass(frozen=True)
+class OnsetRange:
+    """When a burst began, as far as its reports tell: ``earliest`` is the first change point about as
+    likely as the best (the onset reported), ``likeliest`` the best one. A change made between them may
+    have started the burst as well as one made just before ``earliest``."""
+
+    earliest: float
+    likeliest: float
+
+
 def burst_onset(
     report_times: Sequence[float], window_start: float, now: float, everyday_per_second: float
 ) -> float:
-    """The time of the report the burst starts with (``report_times`` sorted, all in the window).
+    """The time of the report the burst starts with (``report_times`` sorted, all in the window)."""
+    return burst_onset_range(report_times, window_start, now, everyday_per_second).earliest
+
+
+def burst_onset_range(
+    report_times: Sequence[float], window_start: float, now: float, everyday_per_second: float
+) -> OnsetRange:
+    """The burst's onset range (``report_times`` sorted, all in the window).
 
     ``everyday_per_second`` is the rate reports of this kind arrive at on an ordinary day; when it is
     unknown (no baseline yet) or not positive, every report in the window belongs to the burst.
@@ -35,7 +53,7 @@ def burst_onset(
     if not report_times:
         raise ValueError("a burst needs at least one report")
     if not (everyday_per_second > 0.0 and math.isfinite(everyday_per_second)):
-        return report_times[0]
+        return OnsetRange(report_times[0], report_times[0])
     log_everyday = math.log(everyday_per_second)
     total = len(report_times)
     likelihoods = []
@@ -50,8 +68,9 @@ def burst_onset(
         )
     best = max(likelihoods)
     # the earliest onset about as likely as the best one: a burst's first reports are rarely dense
-    return next(
+    earliest = next(
         start
         for start, likelihood in zip(report_times, likelihoods, strict=True)
         if likelihood >= best - _EVIDENCE_NATS
     )
+    return OnsetRange(earliest, report_times[likelihoods.index(best)])

@@ -55,6 +55,13 @@ class ClusteringSettings(BaseModel):
     birth_similarity: float = Field(
         0.35, description="Cosine between pending posts that counts them as saying the same thing."
     )
+    loose_birth_similarity: float = Field(
+        0.28,
+        description="A looser cosine at which pending posts may also form a cluster when they do not at "
+        "birth_similarity: an outage's first reports are often worded too variously to look alike at once. "
+        "A group formed there must also be min_rate_ratio times its usual number, and the birth chance is "
+        "shared between the levels tried. Equal to birth_similarity (or above): one level only.",
+    )
     birth_distinct_authors: int = Field(
         3, description="Distinct authors in the pending pool needed to form a cluster."
     )
@@ -71,6 +78,13 @@ class ClusteringSettings(BaseModel):
         description="Poisson tail the group's distinct authors must reach under the baseline to form "
         "a cluster.",
     )
+
+    @property
+    def birth_levels(self) -> list[float]:
+        """The cosines a group may form at, strictest first."""
+        loose = [self.loose_birth_similarity] if self.loose_birth_similarity < self.birth_similarity else []
+        return [self.birth_similarity, *loose]
+
     merge_similarity: float = Field(
         0.7, description="Centroid cosine above which two live clusters are one problem."
     )

@@ -122,3 +122,37 @@ def test_close_clusters_bursting_together_merge_as_one_outage() -> None:
     book, first, second = _two_problems_with_close_raw_centres()
     [(survivor, absorbed)] = book.find_merges(lambda cluster: True)
     assert {survivor.key, absorbed.key} == {first, second}
+
+
+def _at_cosine(base: np.ndarray, cosine: float, seed: int) -> np.ndarray:
+    """A unit vector at exactly ``cosine`` from ``base``."""
+    other = unit_vector(seed)
+    other = other - (other @ base) * base
+    other /= np.linalg.norm(other)
+    return (cosine * base + np.sqrt(1 - cosine**2) * other).astype(np.float32)
+
+
+def test_variously_worded_first_reports_form_a_cluster_at_a_loose_level_if_the_burst_test_agrees() -> None:
+    settings = ClusteringSettings()
+    theme = unit_vector(1)
+    cosine = (settings.birth_similarity + settings.loose_birth_similarity) / 2
+    asked: list[tuple[int, float]] = []
+
+    def burst_test(approve: bool):  # type: ignore[no-untyped-def]
+        def test(_seed, authors: int, level: float) -> bool:  # type: ignore[no-untyped-def]
+            asked.append((authors, level))
+            return approve
+
+        return test
+
+    for approve in (False, True):
+        book = ClusterBook(settings)
+        book.place(triage_post(1, 0, "a", _at_cosine(theme, cosine, 11)), burst_test(approve))
+        book.place(triage_post(2, 1, "b", _at_cosine(theme, cosine, 12)), burst_test(approve))
+        born = book.place(triage_post(3, 2, "c", theme), burst_test(approve))
+        assert (born is not None) is approve
+    assert asked[-1] == (3, settings.loose_birth_similarity)
+    # without a burst test nothing tells an outage from everyday complaints at the loose level
+    book = ClusterBook(settings)
+    for number, vector in enumerate([_at_cosine(theme, cosine, 11), _at_cosine(theme, cosine, 12), theme]):
+        assert book.place(triage_post(number, number, f"a{number}", vector)) is None

@@ -44,3 +44,16 @@ def test_lead_over_the_first_later_alert_on_the_same_service() -> None:
     ]
     assert lead_over_alert_minutes(ONSET, "cards", changes) == 20.0
     assert lead_over_alert_minutes(ONSET, "atm", changes) is None
+
+
+def test_a_change_made_as_the_burst_began_is_still_a_cause() -> None:
+    """The onset reported is the earliest plausible one; a change made between it and where the burst
+    most likely began is as close in time as a change can be, not a change made after the problem."""
+    changes = [triage_change("early", 560, "cards"), triage_change("during", 612, "cards")]
+    settings = CorrelationSettings()
+    ranked = rank_likely_causes(ONSET, "cards", unit_vector(5), changes, settings)
+    assert [change.change_id for change in ranked] == ["early"]
+    likeliest = ONSET + 15 * 60
+    ranked = rank_likely_causes(ONSET, "cards", unit_vector(5), changes, settings, likeliest)
+    assert [change.change_id for change in ranked] == ["during", "early"]
+    assert ranked[0].reasons[0] == "deploy on cards 12 min after the first reports, as the burst began"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -217,3 +218,45 @@ def test_a_few_close_reports_of_a_kind_the_baseline_has_barely_seen_do_not_page(
     monkeypatch.setattr(detection, "usual_counts", _usual_counts(levels, evidence=5.0))
     uncertain = evaluate_cluster(tight, now, history, settings.policy, settings.clustering, (0.3, 0.4))
     assert certain.triggered and not uncertain.triggered
+
+
+def test_a_group_formed_at_the_loose_birth_level_must_also_stand_out_by_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """12 authors where 4.5 are usual is a rare count (chance 0.008 over two birth levels), but at a loose
+    similarity everyday complaints are many: a flurry under three times their usual number is not an
+    emerging problem there, while at the strict level the same count forms a cluster."""
+    settings = Settings()
+    monkeypatch.setattr(detection, "expected_count", lambda *_: 4.5)
+    clustering, policy = settings.clustering, settings.policy
+    assert clustering.loose_birth_similarity < clustering.birth_similarity
+    history = ComplaintHistory(86400)
+    direction = unit_vector(3)
+
+    def forms(authors: int, similarity: float) -> bool:
+        return detection.is_emerging_burst(direction, authors, similarity, 0.0, history, policy, clustering)
+
+    assert forms(12, clustering.birth_similarity)
+    assert not forms(12, clustering.loose_birth_similarity)
+    assert forms(14, clustering.loose_birth_similarity)
+    assert not forms(9, clustering.birth_similarity)
+
+
+def test_two_halves_of_one_problem_page_once_they_merge() -> None:
+    """Reports of one outage worded two ways can form two clusters, neither with enough authors to
+    page; when a pass merges them, their authors count together at once, not only at the next report."""
+    triage = engine()
+    theme = unit_vector(1)
+    halves = [triage.book._new_cluster(START.timestamp() + 600 * 60) for _ in range(2)]
+    for number in range(6):
+        post = triage_post(number, 600 + number, f"author{number}", near(theme, number, 0.2))
+        triage.history.add(post.time, post.embedding)
+        centred = post.embedding - triage.history.mean_vector()
+        halves[number % 2].add(replace(post, match_vector=centred / np.linalg.norm(centred)))
+    for half in halves:
+        triage._consider_trigger(half, half.last_post_at)
+    assert triage.signals == {}
+    triage.tick(START.timestamp() + 606 * 60)
+    assert len(triage.signals) == 1
+    signal = next(iter(triage.signals.values()))
+    assert signal.verdict.window_authors == 6

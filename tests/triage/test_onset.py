@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from triage.onset import burst_onset
+from triage.onset import OnsetRange, burst_onset, burst_onset_range
 
 WINDOW_START, NOW = 0.0, 1800.0
 EVERYDAY = 4 / 1800  # four reports of the kind in an ordinary half hour
@@ -43,3 +43,17 @@ def test_a_lone_last_report_is_not_a_burst() -> None:
 def test_no_reports_is_an_error() -> None:
     with pytest.raises(ValueError, match="at least one report"):
         burst_onset([], WINDOW_START, NOW, EVERYDAY)
+
+
+def test_the_onset_range_runs_from_the_earliest_plausible_start_to_the_likeliest() -> None:
+    """Sparse first reports stay in the burst (the reported onset), but the burst most likely began where
+    the reports thicken: a change made in between can still have caused it."""
+    ramp = [300.0, 600.0, 800.0] + [900.0 + 60 * index for index in range(10)]
+    onset = burst_onset_range(ramp, WINDOW_START, NOW, EVERYDAY)
+    assert onset.earliest == 300.0
+    assert 800.0 <= onset.likeliest <= 900.0
+
+
+def test_a_clear_burst_has_one_onset() -> None:
+    burst = [300.0 + 60 * index for index in range(25)]
+    assert burst_onset_range(burst, WINDOW_START, NOW, EVERYDAY) == OnsetRange(300.0, 300.0)

@@ -153,7 +153,12 @@ class SnapshotBuilder:
         authors = len({member.author for member in members})
         changes_known = [change for change in engine.changes if change.time <= decision.at]
         causes = rank_likely_causes(
-            signal.onset, signal.service, cluster.centroid, changes_known, engine.settings.correlation
+            signal.onset,
+            signal.service,
+            cluster.centroid,
+            changes_known,
+            engine.settings.correlation,
+            signal.likeliest_onset,
         )[: self.settings.max_causes]
         sentiment: dict[str, int] = {}
         for member in members:
