@@ -78,13 +78,6 @@ class ClusteringSettings(BaseModel):
         description="Poisson tail the group's distinct authors must reach under the baseline to form "
         "a cluster.",
     )
-
-    @property
-    def birth_levels(self) -> list[float]:
-        """The cosines a group may form at, strictest first."""
-        loose = [self.loose_birth_similarity] if self.loose_birth_similarity < self.birth_similarity else []
-        return [self.birth_similarity, *loose]
-
     merge_similarity: float = Field(
         0.7, description="Centroid cosine above which two live clusters are one problem."
     )
@@ -99,6 +92,12 @@ class ClusteringSettings(BaseModel):
         description="No new post for this long: a cluster that never escalated is closed; its kind of "
         "complaint stays in the baseline, and a later burst starts a fresh cluster.",
     )
+
+    @property
+    def birth_levels(self) -> list[float]:
+        """The cosines a group may form at, strictest first."""
+        loose = [self.loose_birth_similarity] if self.loose_birth_similarity < self.birth_similarity else []
+        return [self.birth_similarity, *loose]
 
 
 class PolicySettings(BaseModel):
