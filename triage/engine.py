@@ -338,7 +338,9 @@ class TriageEngine:
 
     def _refresh_signal(self, cluster: Cluster, signal: Signal, now: float) -> None:
         severity = severity_for(cluster.distinct_authors, self.settings.policy)
-        service = self._service_of(cluster)
+        # once the burst is over, what still joins is everyday complaints that resemble it: they may keep
+        # the page open a while, but they must not rewrite what it is about
+        service = self._service_of(cluster) if cluster.is_surging else signal.service
         causes = rank_likely_causes(
             signal.onset,
             service,

@@ -153,3 +153,35 @@ def test_a_page_on_a_busy_complaint_calms_once_below_the_paging_ratio(
     signal = next(iter(engine.signals.values()))
     assert signal.state == "resolved"
     assert signal.resolved_at is not None and signal.resolved_at - signal.first_triggered_at < 2.5 * 3600
+
+
+def test_everyday_complaints_joining_a_calmed_incident_do_not_rewrite_its_service() -> None:
+    """An identity outage pages on `identity`; after its burst, card complaints that resemble it keep
+    joining. While it surges the service is re-voted (more reports, better evidence); once it is calm
+    the page stays about what paged."""
+    identity_words, card_words = unit_vector(51), unit_vector(52)
+    catalog = ServiceCatalog(
+        [Service(name="identity", description="verify"), Service(name="cards", description="cards")],
+        np.stack([identity_words, card_words]),
+    )
+    engine = TriageEngine(Settings(), catalog)
+    engine.history.add(START.timestamp(), unit_vector(1))
+    cluster = engine.book._new_cluster(START.timestamp())
+    for number in range(6):
+        cluster.add(triage_post(number, number, f"outage{number}", near(identity_words, number, 0.2)))
+    engine.escalate_now(cluster.key, START.timestamp() + 6 * 60)
+    signal = next(iter(engine.signals.values()))
+    assert signal.service == "identity"
+
+    def card_complaints(first: int) -> None:
+        for number in range(first, first + 20):
+            cluster.add(triage_post(number, number, f"everyday{number}", near(card_words, number, 0.2)))
+
+    cluster.calm_since = START.timestamp() + 30 * 60
+    card_complaints(100)
+    engine._refresh_signal(cluster, signal, START.timestamp() + 60 * 60)
+    assert signal.service == "identity"
+    cluster.calm_since = None  # surging: the vote is taken again
+    card_complaints(200)
+    engine._refresh_signal(cluster, signal, START.timestamp() + 61 * 60)
+    assert signal.service == "cards"
