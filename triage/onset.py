@@ -35,13 +35,6 @@ class OnsetRange:
     likeliest: float
 
 
-def burst_onset(
-    report_times: Sequence[float], window_start: float, now: float, everyday_per_second: float
-) -> float:
-    """The time of the report the burst starts with (``report_times`` sorted, all in the window)."""
-    return burst_onset_range(report_times, window_start, now, everyday_per_second).earliest
-
-
 def burst_onset_range(
     report_times: Sequence[float], window_start: float, now: float, everyday_per_second: float
 ) -> OnsetRange:
