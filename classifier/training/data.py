@@ -104,31 +104,30 @@ def sample_per_split(records: list[LabelledText], max_per_split: int, seed: int)
     return [records[index] for index in sorted(keep)]
 
 
-def problem_examples(
-    encoder: EncoderLoader,
+def problem_records(
     noise_sample: int,
     seed: int,
     semeval_pool: list[LabelledText] | None = None,
-    progress: ProgressFactory | None = None,
     max_per_split: int = 0,
     splits: tuple[str, ...] = ("train", "validation", "test"),
     extra: list[LabelledText] | None = None,
-) -> list[ProblemExamples]:
-    """Every dataset's problem examples per split, plus ``noise_sample`` general tweets as negatives.
+) -> list[tuple[str, list[LabelledText]]]:
+    """Each dataset's records (before the label mapping), plus ``noise_sample`` general tweets as negatives.
 
     The noise sample is drawn (seeded) from the train part of the SemEval pool; its validation and test
     parts are capped at a quarter of ``noise_sample`` each, to measure false alarms on general chatter.
     ``extra`` are further labelled records (people's reviewed labels, dataset ``reviewed_labels``).
-    ``max_per_split`` caps the rows of every split (small runs); ``splits`` limits which splits are
-    embedded at all (evaluation needs only ``test``). The defaults reproduce the committed artifacts.
+    ``max_per_split`` caps the rows of every split (small runs); ``splits`` limits which splits are kept.
+    Texts are not embedded here, so callers that tune the encoder itself can use the same rows.
     """
-    result: list[ProblemExamples] = []
+    result: list[tuple[str, list[LabelledText]]] = []
     sources: list[tuple[str, Callable[[], list[LabelledText]]]] = list(PROBLEM_DATASETS.items())
     if extra:
         sources.append((REVIEWED_DATASET, lambda: list(extra)))
     for dataset, loader in sources:
-        records = [r for r in sample_per_split(loader(), max_per_split, seed) if r.split in splits]
-        result.extend(_examples(dataset, records, embed_records(records, dataset, encoder, progress)))
+        result.append(
+            (dataset, [r for r in sample_per_split(loader(), max_per_split, seed) if r.split in splits])
+        )
     pool = semeval_pool if semeval_pool is not None else load_semeval_pool()
     rng = random.Random(seed)
     noise: list[LabelledText] = []
@@ -143,5 +142,26 @@ def problem_examples(
             chosen = chosen[:max_per_split]
         if split in splits:
             noise.extend(LabelledText(r.id, r.text, r.label, split, NOISE_DATASET) for r in chosen)
-    result.extend(_examples(NOISE_DATASET, noise, embed_records(noise, NOISE_DATASET, encoder, progress)))
+    result.append((NOISE_DATASET, noise))
+    return result
+
+
+def problem_examples(
+    encoder: EncoderLoader,
+    noise_sample: int,
+    seed: int,
+    semeval_pool: list[LabelledText] | None = None,
+    progress: ProgressFactory | None = None,
+    max_per_split: int = 0,
+    splits: tuple[str, ...] = ("train", "validation", "test"),
+    extra: list[LabelledText] | None = None,
+) -> list[ProblemExamples]:
+    """Every dataset's problem examples per split (the rows of :func:`problem_records`), embedded.
+
+    The defaults reproduce the committed artifacts; evaluation passes ``splits=("test",)`` so only test
+    parts are embedded.
+    """
+    result: list[ProblemExamples] = []
+    for dataset, records in problem_records(noise_sample, seed, semeval_pool, max_per_split, splits, extra):
+        result.extend(_examples(dataset, records, embed_records(records, dataset, encoder, progress)))
     return result
