@@ -26,6 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._cluster_recall import (  # noqa: E402
+    FATES,
+    IncidentPostFates,
+    flagged_external_ids,
+    incident_post_fates,
+)
 from benchmarks._shared import naive_baseline_report, require_shared, score  # noqa: E402
 
 COLUMNS = [
@@ -49,7 +55,8 @@ def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torch") -> None:
+def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torch") -> set[str]:
+    """Replay ``scenario`` into ``report``; returns the ids of the posts the classifier flagged."""
     from classifier.analysis import load_analyzer
     from triage.replay.flow import replay_file
     from triage.replay.report import write_report
@@ -61,6 +68,8 @@ def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torc
     settings = Settings(data_dir=db_dir, database_url=f"sqlite:///{db_dir / (scenario.stem + '.db')}")
     result = replay_file(scenario, settings, _ANALYZER)
     write_report(result.report, report)
+    threshold = settings.clustering.problem_threshold
+    return flagged_external_ids(result.database_url, result.tenant, threshold)
 
 
 _ANALYZER = None
@@ -88,20 +97,43 @@ def main() -> None:
 
     summary: dict[str, dict[str, Any]] = {}
     rows: list[list[str]] = []
+    fates: dict[str, IncidentPostFates] = {}
     for scenario in scenarios:
         truth = scenario.with_suffix(".truth.json")
         product_report = out / f"{scenario.stem}.product.json"
         naive_report = out / f"{scenario.stem}.naive.json"
         print(f"replaying {scenario.name} ...", file=sys.stderr, flush=True)
-        run_product(scenario, product_report, db_dir, args.backend)
+        flagged = run_product(scenario, product_report, db_dir, args.backend)
         naive_baseline_report(scenario, naive_report)
         product, naive = score(truth, product_report), score(truth, naive_report)
-        summary[scenario.stem] = {"product": product, "naive": naive}
+        fates[scenario.stem] = incident_post_fates(
+            json.loads(truth.read_text()), json.loads(product_report.read_text()), flagged
+        )
+        summary[scenario.stem] = {
+            "product": product,
+            "naive": naive,
+            "incident_posts": fates[scenario.stem].counts,
+        }
         rows.append([scenario.stem, "product"] + [render(product) for _, render in COLUMNS])
         rows.append(["", "naive"] + [render(naive) for _, render in COLUMNS])
         _print_table(rows)
+    _print_fates(fates)
     (out / "detection-summary.json").write_text(json.dumps(summary, indent=1))
     print(f"\nreports and summary in {out}")
+
+
+def _print_fates(fates: dict[str, IncidentPostFates]) -> None:
+    """Where B-cubed recall goes: incident posts by fate (see benchmarks/_cluster_recall.py)."""
+    print("\nincident posts (product): share in their incident's main cluster, in another cluster,")
+    print("flagged as problems but in no cluster, not flagged by the classifier")
+    rows = [
+        [name, str(fate.total)] + [f"{100 * fate.share(kind):.0f} %" for kind in FATES]
+        for name, fate in fates.items()
+    ]
+    header = ["scenario", "posts", *FATES]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def _print_table(rows: list[list[str]]) -> None:
