@@ -123,7 +123,7 @@ def _build_model(model_dir: Path, config: TuningConfig) -> Any:
     torch = _torch()
     from transformers import AutoModel
 
-    class TunedEncoder(torch.nn.Module):  # type: ignore[misc]
+    class TunedEncoder(torch.nn.Module):  # type: ignore[misc,name-defined]
         """MiniLM with its top layers trainable and two linear heads on the mean-pooled output."""
 
         def __init__(self) -> None:
