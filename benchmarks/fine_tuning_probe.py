@@ -7,11 +7,11 @@ encoder frozen) from the same run, and how far each tuned model's embedding move
 (what clustering would see). A GPU makes a configuration take 2-3 minutes; on two CPU cores a full-size
 configuration takes hours, so use ``--sample`` there.
 
-The device machine gets only the checkout: export the rows here, carry them in a git-ignored folder,
-train there::
+The device machine gets only the checkout (at most 64 MiB): export the rows and an fp16 copy of the
+encoder (44 MB instead of 88; loaded back as fp32) into a git-ignored folder here, carry it, train there::
 
-    python benchmarks/fine_tuning_probe.py --export-rows var/gpu/rows.jsonl.gz
-    python benchmarks/fine_tuning_probe.py --rows var/gpu/rows.jsonl.gz --model-dir DIR \\
+    python benchmarks/fine_tuning_probe.py --export-rows var/gpu/rows.jsonl.gz --export-model var/gpu/model
+    python benchmarks/fine_tuning_probe.py --rows var/gpu/rows.jsonl.gz --model-dir var/gpu/model \\
         --configs frozen top2 all --out var/gpu/probe.json
 """
 
@@ -110,6 +110,20 @@ def load_rows(path: Path) -> TaskRows:
     return rows
 
 
+def export_half_precision_model(target: Path) -> None:
+    """The packaged encoder with its weights in fp16, small enough to travel to the device machine."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from classifier.encoder import encoder_path
+
+    source = encoder_path()
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors"), dirs_exist_ok=True)
+    weights = load_file(source / "model.safetensors")
+    save_file({k: v.half() for k, v in weights.items()}, target / "model.safetensors", {"format": "pt"})
+
+
 def table(results: list[dict[str, Any]]) -> str:
     header = ["config", "tuned layers", "TweetEval", *(name for name, _, _ in COLUMNS), "general flagged"]
     header += ["cos to frozen (mean/p05)", "train s"]
@@ -139,6 +153,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["frozen", "top2", "all"], choices=sorted(CONFIGS))
     parser.add_argument("--rows", type=Path, help="rows written by --export-rows (instead of ../shared)")
     parser.add_argument("--export-rows", type=Path, help="write the rows from ../shared here and stop")
+    parser.add_argument("--export-model", type=Path, help="write an fp16 copy of the encoder here and stop")
     parser.add_argument("--model-dir", type=Path, help="MiniLM folder (default: the packaged one)")
     parser.add_argument("--device", default="auto", help="cuda, cpu or auto (cuda when available)")
     parser.add_argument(
@@ -148,9 +163,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
 
-    if args.export_rows:
-        save_rows(build_rows(), args.export_rows)
-        print(f"rows written to {args.export_rows}")
+    if args.export_rows or args.export_model:
+        if args.export_rows:
+            save_rows(build_rows(), args.export_rows)
+            print(f"rows written to {args.export_rows}")
+        if args.export_model:
+            export_half_precision_model(args.export_model)
+            print(f"fp16 encoder copy written to {args.export_model}")
         return
     rows = load_rows(args.rows) if args.rows else build_rows()
     if args.sample:

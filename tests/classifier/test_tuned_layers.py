@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.fine_tuning_probe import load_rows, save_rows, table
+from benchmarks.fine_tuning_probe import export_half_precision_model, load_rows, save_rows, table
 from classifier.encoder import encoder_path
 from classifier.training.data import NOISE_DATASET, problem_records
 from classifier.training.tuned_layers import (
@@ -96,6 +96,20 @@ def test_rows_file_round_trips_and_a_bad_line_is_named(tmp_path: Path) -> None:
         handle.write('{"task": "problem", "split": "train", "text": "x"}\n')
     with pytest.raises(SystemExit, match=r"rows\.jsonl\.gz:\d+: not a probe row"):
         load_rows(path)
+
+
+def test_the_travelling_encoder_copy_is_half_the_size_and_the_same_weights(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    export_half_precision_model(tmp_path / "model")
+    original = encoder_path() / "model.safetensors"
+    copy = tmp_path / "model" / "model.safetensors"
+    assert copy.stat().st_size < 0.55 * original.stat().st_size
+    assert (tmp_path / "model" / "tokenizer.json").is_file()
+    before, after = load_file(original), load_file(copy)
+    assert before.keys() == after.keys()
+    for name, weight in before.items():
+        assert (after[name].float() - weight).abs().max() <= 1e-3 * max(1.0, float(weight.abs().max()))
 
 
 @requires_shared
