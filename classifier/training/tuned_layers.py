@@ -18,13 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from classifier.metrics import binary_scores, macro_recall
+from classifier.training.train import best_logit_shift
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 ENCODER_LAYERS = 6  # all-MiniLM-L6-v2
@@ -158,6 +158,11 @@ def _build_model(model_dir: Path, config: TuningConfig) -> Any:
     return TunedEncoder()
 
 
+def frozen_model(model_dir: Path, device: str) -> Any:
+    """The encoder as it ships (every layer frozen), in evaluation mode: the reference embedding."""
+    return _build_model(model_dir, TuningConfig(ENCODER_LAYERS, 1.0)).to(device).eval()
+
+
 def _autocast(device: str) -> Any:
     torch = _torch()
     return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
@@ -169,8 +174,11 @@ def train_tuned(
     config: TuningConfig,
     device: str = "cpu",
     log: Callable[[str], None] | None = None,
+    frozen: Any | None = None,
 ) -> tuple[Any, _Tokens, float]:
     """Train one configuration; returns the model, its tokeniser cache and the training seconds.
+
+    ``frozen`` (a frozen-encoder model, built here when needed and not given) is the distillation target.
 
     Every step takes one sentiment batch (class-balanced loss, since the metric is macro recall) and one
     problem batch drawn with every dataset equally likely (as the committed head weights them), so the big
@@ -183,7 +191,9 @@ def train_tuned(
     rng = np.random.default_rng(config.seed)
     tokens = _Tokens(AutoTokenizer.from_pretrained(str(model_dir)), config.max_length, device)
     model = _build_model(model_dir, config).to(device)
-    teacher = _build_model(model_dir, TuningConfig(ENCODER_LAYERS, 1.0)).to(device).eval()
+    teacher = frozen
+    if config.distill_weight and teacher is None:
+        teacher = frozen_model(model_dir, device)
     sentiment, problem = rows.sentiment["train"], rows.problem["train"]
     if not sentiment or not problem:
         raise ValueError("both tasks need training rows")
@@ -195,7 +205,8 @@ def train_tuned(
         per_dataset[row.dataset] = per_dataset.get(row.dataset, 0) + 1
     draw = np.array([1.0 / per_dataset[row.dataset] for row in problem])
     draw /= draw.sum()
-    steps = max(1, len(sentiment) // config.batch_size) * config.epochs
+    per_epoch = max(1, len(sentiment) // config.batch_size)
+    steps = per_epoch * config.epochs
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.01)
     warmup = max(1, int(0.06 * steps))
@@ -207,8 +218,8 @@ def train_tuned(
     for _ in range(config.epochs):
         model.train()
         order = rng.permutation(len(sentiment))
-        for start in range(0, steps // config.epochs * config.batch_size, config.batch_size):
-            chosen = order[start : start + config.batch_size]
+        for batch in range(per_epoch):
+            chosen = order[batch * config.batch_size : (batch + 1) * config.batch_size]
             drawn = rng.choice(len(problem), config.batch_size, p=draw)
             sentiment_tokens = tokens.batch([sentiment[i].text for i in chosen])
             problem_tokens = tokens.batch([problem[i].text for i in drawn])
@@ -223,7 +234,7 @@ def train_tuned(
                     problem_logits.float(),
                     torch.tensor([int(problem[i].is_problem) for i in drawn], device=device),
                 )
-                if config.distill_weight:
+                if teacher is not None and config.distill_weight:
                     with torch.no_grad():
                         _, _, frozen_sentiment = teacher(sentiment_tokens)
                         _, _, frozen_problem = teacher(problem_tokens)
@@ -262,20 +273,6 @@ def predict(
     return logits, probability, embeddings
 
 
-def _best_logit_shift(logits: np.ndarray, truth: Sequence[str]) -> np.ndarray:
-    """Per-class logit shift maximising validation macro recall, as the committed sentiment head has."""
-    grid = np.round(np.arange(-1.0, 1.55, 0.1), 2)
-    best, best_score = np.zeros(3, dtype=np.float32), -1.0
-    for negative, positive in product(grid, grid):
-        shift = np.array([negative, 0.0, positive], dtype=np.float32)
-        score = macro_recall(
-            truth, [SENTIMENT_LABELS[i] for i in (logits + shift).argmax(1)], SENTIMENT_LABELS
-        )
-        if score > best_score:
-            best, best_score = shift, score
-    return best
-
-
 def evaluate_tuned(
     model: Any, tokens: _Tokens, rows: TaskRows, device: str, frozen: Any | None = None
 ) -> dict[str, Any]:
@@ -288,7 +285,7 @@ def evaluate_tuned(
     validation, test = rows.sentiment["validation"], rows.sentiment["test"]
     validation_logits, _, _ = predict(model, tokens, [r.text for r in validation], device)
     test_logits, _, test_embeddings = predict(model, tokens, [r.text for r in test], device)
-    shift = _best_logit_shift(validation_logits, [r.label for r in validation])
+    shift, _ = best_logit_shift(validation_logits, [r.label for r in validation], SENTIMENT_LABELS)
     truth = [r.label for r in test]
     figures: dict[str, Any] = {
         "tweeteval_test_macro_recall": macro_recall(
@@ -326,10 +323,10 @@ def run_probe(
     log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train and score each configuration in turn; one result dict per configuration."""
-    frozen = _build_model(model_dir, TuningConfig(ENCODER_LAYERS, 1.0)).to(device).eval()
+    frozen = frozen_model(model_dir, device)
     results = []
     for config in configs:
-        model, tokens, seconds = train_tuned(model_dir, rows, config, device, log)
+        model, tokens, seconds = train_tuned(model_dir, rows, config, device, log, frozen)
         tuned_any = config.first_tuned_layer < ENCODER_LAYERS
         figures = evaluate_tuned(model, tokens, rows, device, frozen if tuned_any else None)
         result = {"config": config.name, **asdict(config), "train_seconds": seconds, **figures}
