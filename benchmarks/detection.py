@@ -130,17 +130,17 @@ def _print_fates(fates: dict[str, IncidentPostFates]) -> None:
         [name, str(fate.total)] + [f"{100 * fate.share(kind):.0f} %" for kind in FATES]
         for name, fate in fates.items()
     ]
-    header = ["scenario", "posts", *FATES]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    _print_aligned(["scenario", "posts", *FATES], rows)
 
 
 def _print_table(rows: list[list[str]]) -> None:
-    header = ["scenario", "run"] + [name for name, _ in COLUMNS]
+    print()
+    _print_aligned(["scenario", "run"] + [name for name, _ in COLUMNS], rows)
+
+
+def _print_aligned(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    print("\n" + "  ".join(name.ljust(width) for name, width in zip(header, widths, strict=True)))
-    for row in rows:
+    for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
