@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from classifier.metrics import binary_scores, macro_recall
-from classifier.training.train import best_logit_shift
+from classifier.training.train import _dataset_weights, best_logit_shift
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 ENCODER_LAYERS = 6  # all-MiniLM-L6-v2
@@ -175,10 +175,12 @@ def train_tuned(
     device: str = "cpu",
     log: Callable[[str], None] | None = None,
     frozen: Any | None = None,
+    tokens: _Tokens | None = None,
 ) -> tuple[Any, _Tokens, float]:
     """Train one configuration; returns the model, its tokeniser cache and the training seconds.
 
-    ``frozen`` (a frozen-encoder model, built here when needed and not given) is the distillation target.
+    ``frozen`` (a frozen-encoder model, built here when needed and not given) is the distillation target;
+    ``tokens`` lets several configurations share one tokenisation of the rows.
 
     Every step takes one sentiment batch (class-balanced loss, since the metric is macro recall) and one
     problem batch drawn with every dataset equally likely (as the committed head weights them), so the big
@@ -189,7 +191,8 @@ def train_tuned(
 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    tokens = _Tokens(AutoTokenizer.from_pretrained(str(model_dir)), config.max_length, device)
+    if tokens is None:
+        tokens = _Tokens(AutoTokenizer.from_pretrained(str(model_dir)), config.max_length, device)
     model = _build_model(model_dir, config).to(device)
     teacher = frozen
     if config.distill_weight and teacher is None:
@@ -200,10 +203,7 @@ def train_tuned(
     sentiment_y = np.array([SENTIMENT_LABELS.index(row.label) for row in sentiment])
     counts = np.bincount(sentiment_y, minlength=3).clip(min=1)
     class_weight = torch.tensor(len(sentiment_y) / (3 * counts), dtype=torch.float32, device=device)
-    per_dataset: dict[str, int] = {}
-    for row in problem:
-        per_dataset[row.dataset] = per_dataset.get(row.dataset, 0) + 1
-    draw = np.array([1.0 / per_dataset[row.dataset] for row in problem])
+    draw = _dataset_weights([row.dataset for row in problem], "equal")
     draw /= draw.sum()
     per_epoch = max(1, len(sentiment) // config.batch_size)
     steps = per_epoch * config.epochs
@@ -323,10 +323,15 @@ def run_probe(
     log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train and score each configuration in turn; one result dict per configuration."""
+    from transformers import AutoTokenizer
+
     frozen = frozen_model(model_dir, device)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    shared: dict[int, _Tokens] = {}
     results = []
     for config in configs:
-        model, tokens, seconds = train_tuned(model_dir, rows, config, device, log, frozen)
+        cache = shared.setdefault(config.max_length, _Tokens(tokenizer, config.max_length, device))
+        model, tokens, seconds = train_tuned(model_dir, rows, config, device, log, frozen, cache)
         tuned_any = config.first_tuned_layer < ENCODER_LAYERS
         figures = evaluate_tuned(model, tokens, rows, device, frozen if tuned_any else None)
         result = {"config": config.name, **asdict(config), "train_seconds": seconds, **figures}
