@@ -15,7 +15,7 @@ COPY classifier classifier
 COPY triage triage
 COPY api api
 COPY data data
-RUN pip install -e . && mkdir -p /var/lib/signal-triage
+RUN pip install -e ".[openvino]" && mkdir -p /var/lib/signal-triage
 
 VOLUME /var/lib/signal-triage
 # Default: replay the bundled demo day. Override the command for other subcommands.

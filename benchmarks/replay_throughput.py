@@ -93,7 +93,7 @@ def main() -> None:
     print(f"pipeline            {pipeline_rate:8.1f} posts/s  ({pipeline_seconds:.1f} s end to end)")
     print(
         f"analysis alone      {analysis_rate:8.1f} posts/s  ({analysis_seconds:.1f} s, {args.backend}, "
-        f"batch {settings.analysis_batch_size})"
+        f"batch {settings.analysis_batch_size or analyzer.batch_size})"
     )
     print(f"bare encode (fp32)  {encode_rate:8.1f} posts/s  ({encode_seconds:.1f} s)")
     print(f"ratio to analysis   {pipeline_rate / analysis_rate:8.2f}x  (goal >= 0.8x)")

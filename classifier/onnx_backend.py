@@ -9,23 +9,20 @@ masked mean, then L2), done in numpy. Needs ``onnx`` (export) and ``onnxruntime`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from classifier.encoder import MAX_SEQ_LENGTH, encoder_path, offline_environment
+from classifier.encoder import (
+    MAX_SEQ_LENGTH,
+    PADDED_BATCH_SIZE,
+    encoder_path,
+    offline_environment,
+    weights_fingerprint,
+)
 from classifier.paths import cache_dir
-
-
-def _weights_fingerprint(model_dir: Path) -> str:
-    digest = hashlib.sha256()
-    with (model_dir / "model.safetensors").open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def export_onnx(model_dir: Path, destination: Path) -> None:
@@ -97,7 +94,7 @@ def quantized_model_path(model_dir: Path | None = None) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model_dir = model_dir or encoder_path()
-    folder = cache_dir() / "onnx" / _weights_fingerprint(model_dir)
+    folder = cache_dir() / "onnx" / weights_fingerprint(model_dir)
     int8_path = folder / f"model.{QUANTIZATION_RECIPE}.onnx"
     if not int8_path.is_file():
         fp32_path = folder / "model.fp32.onnx"
@@ -118,6 +115,8 @@ def quantized_model_path(model_dir: Path | None = None) -> Path:
 
 class OnnxSentenceEncoder:
     """MiniLM through ONNX Runtime (dynamic int8 by default); a drop-in ``SentenceEncoder``."""
+
+    batch_size = PADDED_BATCH_SIZE
 
     def __init__(
         self, model_path: Path, tokenizer_dir: Path, threads: int | None = None, name: str = "onnx-int8"

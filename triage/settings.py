@@ -182,11 +182,12 @@ class Settings(BaseSettings):
         description="Classifier artifacts: a version folder (pins that version) or an artifacts root "
         "(follows its DEFAULT, which `triage model promote` moves); default is the bundled root.",
     )
-    analysis_backend: Literal["torch", "torch-bf16", "onnx-fp32", "onnx-int8"] = Field(
+    analysis_backend: Literal["torch", "torch-bf16", "openvino-bf16", "onnx-fp32", "onnx-int8"] = Field(
         "torch",
         description="Encoder backend of the live runners and `triage replay`: torch (fp32 reference, "
         "every CPU), torch-bf16 (about 2x faster with the same decisions on CPUs with native bfloat16, "
-        "refused elsewhere), onnx-fp32 (needs the onnx extra), onnx-int8 (fastest, differs on a few % "
+        "refused elsewhere), openvino-bf16 (the fastest with the same decisions, about 2.5x, on the same "
+        "CPUs; needs the openvino extra), onnx-fp32 (needs the onnx extra), onnx-int8 (differs on a few % "
         "of decisions). benchmarks/analysis_speed.py measures each on this machine.",
     )
     broker_url: str | None = Field(
@@ -206,7 +207,11 @@ class Settings(BaseSettings):
         description="Seconds before the posts of an analysis batch that failed for good (its retries "
         "spent, e.g. in a database outage longer than them) are offered to the next dispatch again.",
     )
-    analysis_batch_size: int = Field(128, description="Posts per encoder batch.")
+    analysis_batch_size: int | None = Field(
+        None,
+        description="Posts per encoder call; unset: the backend's own (64 for torch, onnx and torch-bf16, "
+        "256 for openvino-bf16, which splits each call into small requests run side by side).",
+    )
     tick_seconds: int = Field(60, description="Event-time interval between clustering/detection passes.")
     continue_triage_passes: bool = Field(
         True,

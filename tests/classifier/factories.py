@@ -55,6 +55,7 @@ class CountingEncoder:
     """Fake encoder: a deterministic unit vector per text length, recording every text it encodes."""
 
     name = "fake"
+    batch_size = 64
 
     def __init__(self) -> None:
         self.seen: list[str] = []
