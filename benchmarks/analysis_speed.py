@@ -80,10 +80,10 @@ def compare_backends(
     baseline_cpu = min(cpu["bare encode"])
     print(f"{len(texts)} {label}, best of {repeats}, torch threads {torch.get_num_threads()}")
     print(
-        f"{'candidate':<24}{'batch':>6}{'posts/s':>9}{'ratio':>8}{'cpu ratio':>10}{'cosine':>9}"
+        f"{'candidate':<32}{'batch':>6}{'posts/s':>9}{'ratio':>8}{'cpu ratio':>10}{'cosine':>9}"
         f"{'problem =':>11}{'sentiment =':>13}  ok"
     )
-    print(f"{'bare encode fp32':<24}{32:>6}{baseline_rate:>9.0f}{1.0:>8.2f}{1.0:>10.2f}")
+    print(f"{'bare encode fp32':<32}{32:>6}{baseline_rate:>9.0f}{1.0:>8.2f}{1.0:>10.2f}")
     fp32 = outputs.get("torch")
     for name, analyzer in analyzers.items():
         rate = len(texts) / min(wall[name])
@@ -101,7 +101,7 @@ def compare_backends(
         sentiment_same = np.mean([a.sentiment == b.sentiment for a, b in zip(results, compare, strict=True)])
         ok = cosine >= 0.99 and problem_same >= 0.99 and sentiment_same >= 0.99
         print(
-            f"{'analysis ' + name:<24}{batch_size or analyzer.batch_size:>6}{rate:>9.0f}"
+            f"{'analysis ' + name:<32}{batch_size or analyzer.batch_size:>6}{rate:>9.0f}"
             f"{rate / baseline_rate:>8.2f}{cpu_ratio:>10.2f}{cosine:>9.4f}"
             f"{100 * problem_same:>10.1f}%{100 * sentiment_same:>12.1f}%  {'yes' if ok else 'NO'}"
         )

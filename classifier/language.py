@@ -9,6 +9,7 @@ the streams this serves. ``und`` means no letters at all.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -46,7 +47,12 @@ _SCRIPT_PREFIXES = (
 )
 
 
+@functools.lru_cache(maxsize=8192)
 def _script_language(char: str) -> str:
+    """Script of one letter; cached, since a post's letters repeat and the Unicode name lookup is the
+    costly part of identifying a post's language (it ran on every letter of every analysed post)."""
+    if char.isascii():
+        return "latin"
     name = unicodedata.name(char, "")
     for prefix, code in _SCRIPT_PREFIXES:
         if name.startswith(prefix):
