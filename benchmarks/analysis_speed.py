@@ -43,6 +43,15 @@ def real_tweets(seed: int) -> list[str]:
     return random.Random(seed).sample(texts, SAMPLE)
 
 
+def measured_tweets(seed: int) -> list[str] | None:
+    """The measured tweets, or None after saying why they cannot be read (``../shared`` missing)."""
+    try:
+        return real_tweets(seed)
+    except SharedDataMissingError as error:
+        print(f"cannot run: {error}", file=sys.stderr)
+        return None
+
+
 def timed(run) -> tuple[float, float, Any]:  # type: ignore[no-untyped-def]
     """Wall seconds, CPU seconds of this process (all threads), and the result of ``run()``."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -116,10 +125,8 @@ def main() -> int:
     parser.add_argument("--backends", default="torch,torch-bf16,openvino-bf16,onnx-fp32,onnx-int8")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    try:
-        texts = real_tweets(args.seed)
-    except SharedDataMissingError as error:
-        print(f"cannot run: {error}", file=sys.stderr)
+    texts = measured_tweets(args.seed)
+    if texts is None:
         return 2
     artifact = load_artifact(default_artifact_dir())
     analyzers = {

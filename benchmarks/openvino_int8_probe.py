@@ -21,12 +21,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.analysis_speed import compare_backends, real_tweets  # noqa: E402
+from benchmarks.analysis_speed import compare_backends, measured_tweets  # noqa: E402
 from classifier.analysis import Analyzer, load_encoder_backend  # noqa: E402
 from classifier.artifact import default_artifact_dir, load_artifact  # noqa: E402
 from classifier.encoder import MAX_SEQ_LENGTH, encoder_path  # noqa: E402
 from classifier.openvino_backend import INPUT_NAMES, compile_encoder, openvino_model_path  # noqa: E402
-from classifier.paths import SharedDataMissingError  # noqa: E402
 from classifier.text import prepare_text  # noqa: E402
 
 DEMO_DAY = Path(__file__).resolve().parents[1] / "data" / "demo" / "demo_day.jsonl"
@@ -82,10 +81,8 @@ def main() -> int:
     except ImportError:
         print("cannot run: this probe needs nncf (pip install nncf)", file=sys.stderr)
         return 2
-    try:
-        texts = real_tweets(args.seed)
-    except SharedDataMissingError as error:
-        print(f"cannot run: {error}", file=sys.stderr)
+    texts = measured_tweets(args.seed)
+    if texts is None:
         return 2
     artifact = load_artifact(default_artifact_dir())
     batches = calibration_batches()
