@@ -10,7 +10,7 @@ one large request whose padding and threading waste the cores.
 
 The graph is converted from the packaged model folder (never downloaded) on first use and kept in the
 git-ignored cache, keyed by the hash of the packaged weights; the weights stay fp32 in the cached file.
-Static int8 (NNCF) is faster still but flips 1.3-2.8 % of sentiment decisions, so it is not offered
+Static int8 (NNCF) is faster still but flips 1.3-3.8 % of sentiment decisions, so it is not offered
 (classifier/STATUS.md).
 """
 
