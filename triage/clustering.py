@@ -102,12 +102,16 @@ class Cluster:
             self.members.append(post)
         self.authors[post.author] = self.authors.get(post.author, 0) + 1
 
-    def clear(self) -> None:
-        """Forget every member (a split rebuilds the cluster from the posts it keeps)."""
+    def rebuild(self, members: list[TriagePost], decay_seconds: float) -> None:
+        """Keep only ``members`` (time-ordered; a split or a burst born inside took the others away);
+        loosely attached ones stay loosely attached."""
+        attached = self.attached
         self.members, self.authors, self.attached = [], {}, set()
         self.vector_sum = np.zeros_like(self.vector_sum)
         self.recent_sum = np.zeros_like(self.recent_sum)
         self.recent_weight, self.recent_at = 0.0, 0.0
+        for post in members:
+            self.add(post, decay_seconds, post.post_id in attached)
 
     def authors_since(self, since: float) -> set[str]:
         """Distinct authors who posted at or after ``since``."""
@@ -157,6 +161,9 @@ class ClusterBook:
         """Put a problem report in a cluster (existing or newly born); None while it waits."""
         nearest, similarity = self._nearest_live(match_vector(post))
         if nearest is not None:
+            born = self._try_birth_inside(post, nearest, is_burst) if is_burst is not None else None
+            if born is not None:
+                return born
             nearest.add(post, self._decay, self._only_loosely(similarity, nearest))
             self._centroids_stale = self._recent_stale = True
             return nearest
@@ -218,10 +225,43 @@ class ClusterBook:
 
     def _try_birth(self, seed: TriagePost, is_burst: BirthTest | None) -> Cluster | None:
         pool = self._pending_since(seed.time - self.settings.birth_window_minutes * 60)
-        vectors = np.stack([match_vector(post) for post in pool])
-        similarities = vectors @ match_vector(seed)
         # a looser level is only safe where a burst test can tell an outage from everyday complaints
         levels = self.settings.birth_levels if is_burst is not None else [self.settings.birth_similarity]
+        group = self._burst_around(seed, pool, levels, is_burst)
+        return self._form(seed.time, group, pool) if group is not None else None
+
+    def _try_birth_inside(self, seed: TriagePost, host: Cluster, is_burst: BirthTest) -> Cluster | None:
+        """A new problem whose first reports land in a broad everyday cluster is born as its own cluster.
+
+        A cluster of everyday complaints that has lived longer than the birth window is a kind of complaint,
+        not an event; when a report joining it has close neighbours among the host's recent reports and the
+        pending pool that pass the birth test (at the strict level only: loosely, the host itself is such a
+        group), those reports leave the host and form a cluster of their own. Left in the host, an outage's
+        first reports are outnumbered by the host's everyday ones, so its count is diluted and its wording
+        blurred until many more customers have written.
+        """
+        since = seed.time - self.settings.birth_window_minutes * 60
+        if host.escalated or host.born_at >= since:
+            return None
+        pending = self._pending_since(since)
+        pool = [*pending, *host.counted_since(since), seed]
+        group = self._burst_around(seed, pool, [self.settings.birth_similarity], is_burst)
+        if group is None:
+            return None
+        leaving = {post.post_id for post in group}
+        staying = [member for member in host.members if member.post_id not in leaving]
+        if not staying:
+            return None
+        host.rebuild(staying, self._decay)
+        self._centroids_stale = self._recent_stale = True
+        return self._form(seed.time, sorted(group, key=lambda post: (post.time, post.post_id)), pending)
+
+    def _burst_around(
+        self, seed: TriagePost, pool: list[TriagePost], levels: list[float], is_burst: BirthTest | None
+    ) -> list[TriagePost] | None:
+        """The posts of ``pool`` saying what ``seed`` says at the strictest of ``levels`` where enough
+        distinct authors do and the burst test passes; None where no level forms a group."""
+        similarities = np.stack([match_vector(post) for post in pool]) @ match_vector(seed)
         for level in levels:
             neighbours = [
                 post for post, similarity in zip(pool, similarities, strict=True) if similarity >= level
@@ -230,7 +270,7 @@ class ClusterBook:
             if authors < self.settings.birth_distinct_authors:
                 continue
             if is_burst is None or is_burst(seed, authors, level):
-                return self._form(seed.time, neighbours, pool)
+                return neighbours
         return None
 
     def _form(self, time: float, neighbours: list[TriagePost], pool: list[TriagePost]) -> Cluster:
@@ -310,9 +350,7 @@ class ClusterBook:
         """Rebuild ``source`` from ``kept`` and a new live cluster from ``moved``, kept apart for good."""
         part = self._new_cluster(now)
         attached = source.attached
-        source.clear()
-        for post in kept:
-            source.add(post, self._decay, post.post_id in attached)
+        source.rebuild(kept, self._decay)
         for post in moved:
             part.add(post, self._decay, post.post_id in attached)
         source.cannot_link.add(part.key)

@@ -156,3 +156,44 @@ def test_variously_worded_first_reports_form_a_cluster_at_a_loose_level_if_the_b
     book = ClusterBook(settings)
     for number, vector in enumerate([_at_cosine(theme, cosine, 11), _at_cosine(theme, cosine, 12), theme]):
         assert book.place(triage_post(number, number, f"a{number}", vector)) is None
+
+
+def _everyday_cluster_then_new_problem(burst_test, host_age_minutes: float):  # type: ignore[no-untyped-def]
+    """A broad everyday cluster (one theme said many loose ways) that has lived ``host_age_minutes``,
+    then three new customers saying one new, specific thing that still fits the broad cluster."""
+    book = ClusterBook(ClusteringSettings())
+    everyday, outage = unit_vector(50), unit_vector(51)
+    outage = outage - (outage @ everyday) * everyday
+    outage /= np.linalg.norm(outage)
+    for number in range(3):  # the everyday cluster is born from three close reports
+        book.place(triage_post(number, number, f"e{number}", near(everyday, 60 + number, 0.1)), burst_test)
+    step = host_age_minutes / 12
+    for number in range(3, 15):  # then loosely worded everyday complaints keep joining it
+        loose = _at_cosine(everyday, 0.55, 70 + number)
+        book.place(triage_post(number, 3 + step * (number - 3), f"e{number}", loose), burst_test)
+    [host] = book.live
+    start = 3 + host_age_minutes
+    specific = (0.5 * everyday + 0.87 * outage).astype(np.float32)
+    new = [
+        book.place(triage_post(100 + n, start + n, f"n{n}", near(specific, 90 + n, 0.1)), burst_test)
+        for n in range(3)
+    ]
+    return book, host, new
+
+
+def test_a_new_problem_landing_in_a_long_lived_everyday_cluster_is_born_as_its_own() -> None:
+    book, host, new = _everyday_cluster_then_new_problem(lambda _seed, authors, level: True, 60)
+    born = new[-1]
+    assert born is not None and born is not host
+    assert sorted(member.author for member in born.members) == ["n0", "n1", "n2"]
+    assert not {member.author for member in host.members} & {"n0", "n1", "n2"}
+    assert len(host.members) == 15 and host.distinct_authors == 15
+
+
+def test_without_a_burst_or_in_a_young_cluster_new_reports_join_the_cluster_they_fit() -> None:
+    # the burst test says the new reports are everyday chatter: they stay in the cluster they fit
+    _, host, new = _everyday_cluster_then_new_problem(lambda seed, authors, level: seed.author[0] == "e", 60)
+    assert all(cluster is host for cluster in new) and host.distinct_authors == 18
+    # a cluster younger than the birth window is still an event itself, not a kind of complaint
+    _, host, new = _everyday_cluster_then_new_problem(lambda _seed, authors, level: True, 10)
+    assert all(cluster is host for cluster in new)
