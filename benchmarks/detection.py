@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from benchmarks._cluster_recall import (  # noqa: E402
     flagged_external_ids,
     incident_post_fates,
 )
+from benchmarks._perfect_cluster import PerfectClusterTrigger, stored_triggers  # noqa: E402
 from benchmarks._shared import naive_baseline_report, require_shared, score  # noqa: E402
 
 COLUMNS = [
@@ -55,8 +58,16 @@ def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torch") -> set[str]:
-    """Replay ``scenario`` into ``report``; returns the ids of the posts the classifier flagged."""
+@dataclass(frozen=True)
+class ProductRun:
+    #: ids of the posts the classifier flagged as problem reports
+    flagged: set[str]
+    #: per incident, the author by whom a perfect cluster would page (benchmarks/_perfect_cluster.py)
+    perfect: list[PerfectClusterTrigger]
+
+
+def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torch") -> ProductRun:
+    """Replay ``scenario`` into ``report``, and when a perfect cluster of each incident would page."""
     from classifier.analysis import load_analyzer
     from triage.replay.flow import replay_file
     from triage.replay.report import write_report
@@ -69,7 +80,11 @@ def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torc
     result = replay_file(scenario, settings, _ANALYZER)
     write_report(result.report, report)
     threshold = settings.clustering.problem_threshold
-    return flagged_external_ids(result.database_url, result.tenant, threshold)
+    incidents = json.loads(scenario.with_suffix(".truth.json").read_text())["incidents"]
+    return ProductRun(
+        flagged_external_ids(result.database_url, result.tenant, threshold),
+        stored_triggers(result.database_url, result.tenant, _ANALYZER.model_version, incidents, settings),
+    )
 
 
 _ANALYZER = None
@@ -98,26 +113,32 @@ def main() -> None:
     summary: dict[str, dict[str, Any]] = {}
     rows: list[list[str]] = []
     fates: dict[str, IncidentPostFates] = {}
+    earliness: dict[str, tuple[dict[str, Any], list[PerfectClusterTrigger]]] = {}
     for scenario in scenarios:
         truth = scenario.with_suffix(".truth.json")
         product_report = out / f"{scenario.stem}.product.json"
         naive_report = out / f"{scenario.stem}.naive.json"
         print(f"replaying {scenario.name} ...", file=sys.stderr, flush=True)
-        flagged = run_product(scenario, product_report, db_dir, args.backend)
+        run = run_product(scenario, product_report, db_dir, args.backend)
         naive_baseline_report(scenario, naive_report)
         product, naive = score(truth, product_report), score(truth, naive_report)
         fates[scenario.stem] = incident_post_fates(
-            json.loads(truth.read_text()), json.loads(product_report.read_text()), flagged
+            json.loads(truth.read_text()), json.loads(product_report.read_text()), run.flagged
         )
+        earliness[scenario.stem] = (product, run.perfect)
         summary[scenario.stem] = {
             "product": product,
             "naive": naive,
             "incident_posts": fates[scenario.stem].counts,
+            "perfect_cluster_authors_by_trigger": {
+                trigger.incident: trigger.authors_by_trigger for trigger in run.perfect
+            },
         }
         rows.append([scenario.stem, "product"] + [render(product) for _, render in COLUMNS])
         rows.append(["", "naive"] + [render(naive) for _, render in COLUMNS])
         _print_table(rows)
     _print_fates(fates)
+    _print_earliness(earliness)
     (out / "detection-summary.json").write_text(json.dumps(summary, indent=1))
     print(f"\nreports and summary in {out}")
 
@@ -131,6 +152,25 @@ def _print_fates(fates: dict[str, IncidentPostFates]) -> None:
         for name, fate in fates.items()
     ]
     _print_aligned(["scenario", "posts", *FATES], rows)
+
+
+def _print_earliness(earliness: dict[str, tuple[dict[str, Any], list[PerfectClusterTrigger]]]) -> None:
+    """Distinct incident authors by the trigger, per incident: the product's, and a perfect cluster's
+    under the same page test (benchmarks/_perfect_cluster.py). The gap is what better clustering could
+    still win; the perfect cluster's own figure is what the embedding and the false-alarm budget allow."""
+    print("\nincident authors by the trigger: product / a perfect cluster under the same page test")
+    print("('-': never); the target is the 5th author")
+    rows = []
+    for name, (product, perfect) in earliness.items():
+        perfect_of = {trigger.incident: trigger.authors_by_trigger for trigger in perfect}
+        cells = []
+        for incident in product["per_incident"]:
+            ideal = perfect_of.get(incident["id"])
+            cells.append(f"{incident['id']} {_num(incident.get('authors_by_trigger'))}/{_num(ideal)}")
+        found = [value for value in perfect_of.values() if value is not None]
+        median = f"{statistics.median(found):g}" if found else "-"
+        rows.append([name, _num(product.get("authors_by_trigger_median")), median, "  ".join(cells)])
+    _print_aligned(["scenario", "product median", "perfect median", "per incident"], rows)
 
 
 def _print_table(rows: list[list[str]]) -> None:
