@@ -24,7 +24,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,6 +36,9 @@ from benchmarks._cluster_recall import (  # noqa: E402
 )
 from benchmarks._perfect_cluster import PerfectClusterTrigger, stored_triggers  # noqa: E402
 from benchmarks._shared import naive_baseline_report, require_shared, score  # noqa: E402
+
+if TYPE_CHECKING:
+    from classifier.analysis import Analyzer
 
 COLUMNS = [
     ("detected", lambda s: f"{s['incidents_detected']}/{s['incidents_total']}"),
@@ -87,7 +90,7 @@ def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torc
     )
 
 
-_ANALYZER = None
+_ANALYZER: Analyzer | None = None
 
 
 def main() -> None:
