@@ -10,6 +10,9 @@ with ``../shared/tools/score_replay.py`` and print its figures next to those of
     python benchmarks/detection.py --db-dir var/bench    # keep databases: reruns skip analysis
     python benchmarks/detection.py --backend torch-bf16 --db-dir var/bench-bf16  # the clustering figures
                                                          # with a faster encoder backend
+    python benchmarks/detection.py --scenarios var/heldout-scenarios --db-dir var/bench-heldout
+                                                         # scenarios no setting was tuned on
+                                                         # (python -m benchmarks.heldout_scenarios)
 
 With ``--db-dir`` the posts and their analyses are kept between runs (they are
 keyed by model version), so a rerun after a triage change replays in seconds.
@@ -99,9 +102,17 @@ def main() -> None:
     parser.add_argument("--db-dir", type=Path, help="keep databases here between runs")
     parser.add_argument("--out", type=Path, help="folder for reports and a JSON summary")
     parser.add_argument("--backend", default="torch", help="encoder backend (classifier.analysis.BACKENDS)")
+    parser.add_argument(
+        "--scenarios",
+        type=Path,
+        help="folder of NAME.jsonl + NAME.truth.json (default ../shared/scenarios; held-out ones: "
+        "python -m benchmarks.heldout_scenarios)",
+    )
     args = parser.parse_args()
 
-    scenarios_dir = require_shared() / "scenarios"
+    scenarios_dir = args.scenarios or require_shared() / "scenarios"
+    if not scenarios_dir.is_dir():
+        sys.exit(f"no scenario folder at {scenarios_dir}")
     scenarios = sorted(
         path for path in scenarios_dir.glob("*.jsonl") if path.with_suffix(".truth.json").exists()
     )

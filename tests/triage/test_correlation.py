@@ -57,3 +57,15 @@ def test_a_change_made_as_the_burst_began_is_still_a_cause() -> None:
     ranked = rank_likely_causes(ONSET, "cards", unit_vector(5), changes, settings, likeliest)
     assert [change.change_id for change in ranked] == ["during", "early"]
     assert ranked[0].reasons[0] == "deploy on cards 12 min after the first reports, as the burst began"
+
+
+def test_a_change_made_after_the_burst_began_loses_to_the_same_change_made_before() -> None:
+    """Only clock skew makes a later change a candidate: the same config change on the same service
+    10 min before the first reports beats its repeat 4 min after them."""
+    changes = [
+        triage_change("before", 590, "atm", kind="config"),
+        triage_change("after", 604, "atm", kind="config"),
+    ]
+    ranked = rank_likely_causes(ONSET, "atm", unit_vector(5), changes, CorrelationSettings())
+    assert [change.change_id for change in ranked] == ["before", "after"]
+    assert ranked[1].reasons[0] == "config on atm 4 min after onset"
