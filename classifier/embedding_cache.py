@@ -42,10 +42,7 @@ def cached_embeddings(
     never loads the encoder at all.
     """
     path = _cache_file(pool)
-    known: dict[str, np.ndarray] = {}
-    if path.is_file():
-        with np.load(path) as stored:
-            known = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+    known = load_vectors(path)
     keys = [text_key(text) for text in texts]
     missing = sorted({key: index for index, key in enumerate(keys) if key not in known}.values())
     encoded = 0
@@ -57,7 +54,7 @@ def cached_embeddings(
         for index, vector in zip(chunk, vectors, strict=True):
             known[keys[index]] = vector
         encoded += len(chunk)
-        _save(path, known)
+        save_vectors(path, known)
     if not keys:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     return np.stack([known[key] for key in keys]).astype(np.float32)
@@ -71,7 +68,17 @@ def _offset(progress: Callable[[int], None] | None, offset: int) -> Callable[[in
     return lambda done: report(offset + done)
 
 
-def _save(path: Path, known: dict[str, np.ndarray]) -> None:
+def load_vectors(path: Path) -> dict[str, np.ndarray]:
+    """A cache file's arrays by text key (empty when there is no file yet)."""
+    if not path.is_file():
+        return {}
+    with np.load(path) as stored:
+        return dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+
+
+def save_vectors(path: Path, known: dict[str, np.ndarray]) -> None:
+    """Write ``known`` (arrays of one shape) atomically: a run killed mid-write leaves the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
     np.savez(partial, keys=np.array(list(known)), vectors=np.stack(list(known.values())).astype(np.float32))
     partial.replace(path)

@@ -66,7 +66,14 @@ def embed_records(
     return cached_embeddings(encoder, texts, pool, progress=callback)
 
 
-def _examples(dataset: str, records: list[LabelledText], embeddings: np.ndarray) -> list[ProblemExamples]:
+def labelled_examples(
+    dataset: str, records: list[LabelledText], embeddings: np.ndarray
+) -> list[ProblemExamples]:
+    """``records`` of one dataset with their label mapping applied, per split; unmapped labels are left out.
+
+    ``embeddings`` are any per-record features (row ``i`` for ``records[i]``): probes that compare other
+    features of the same texts with the committed heads' input reuse the same rows and mapping.
+    """
     by_split: dict[str, list[int]] = {}
     for index, record in enumerate(records):
         if problem_label(dataset, record.label) is not None:
@@ -163,5 +170,5 @@ def problem_examples(
     """
     result: list[ProblemExamples] = []
     for dataset, records in problem_records(noise_sample, seed, semeval_pool, max_per_split, splits, extra):
-        result.extend(_examples(dataset, records, embed_records(records, dataset, encoder, progress)))
+        result.extend(labelled_examples(dataset, records, embed_records(records, dataset, encoder, progress)))
     return result
