@@ -45,6 +45,7 @@ from classifier.evaluation import (  # noqa: E402
     sets_from_examples,
     tweet_noise_filter,
 )
+from classifier.features import EMBEDDING, FeatureLoader, artifact_features  # noqa: E402
 from classifier.heads import calibrate_binary, fit_logistic_head  # noqa: E402
 from classifier.labels import maalej2016_problem  # noqa: E402
 from classifier.metrics import binary_scores, macro_recall  # noqa: E402
@@ -231,10 +232,15 @@ def main() -> int:
     seed = int(options.get("seed", 13))
     started = time.perf_counter()
     try:
-        examples = problem_examples(
-            encoder, int(options.get("noise_sample", 6000)), seed, max_per_split=args.sample
-        )
-        sets = sets_from_examples(examples, encoder, sample=args.sample, seed=seed)
+        noise_sample = int(options.get("noise_sample", 6000))
+        examples = problem_examples(encoder, noise_sample, seed, max_per_split=args.sample)
+        # the baselines read the embedding; the artifact reads what it was trained on
+        features = FeatureLoader(artifact_features(artifact), encoder)
+        if features.kind != EMBEDDING:
+            ours_examples = problem_examples(features, noise_sample, seed, max_per_split=args.sample)
+        else:
+            ours_examples = examples
+        sets = sets_from_examples(ours_examples, features, sample=args.sample, seed=seed)
         ours = dict(benchmark_figures(evaluate_artifact(artifact, sets)))
         rows = [sentiment_row(ours["TweetEval sentiment macro recall (test)"], args.sample, seed)]
         rows += problem_rows(ours, examples)

@@ -72,7 +72,9 @@ class ProductRun:
     perfect: list[PerfectClusterTrigger]
 
 
-def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torch") -> ProductRun:
+def run_product(
+    scenario: Path, report: Path, db_dir: Path, backend: str = "torch", model: Path | None = None
+) -> ProductRun:
     """Replay ``scenario`` into ``report``, and when a perfect cluster of each incident would page."""
     from classifier.analysis import load_analyzer
     from triage.replay.flow import replay_file
@@ -81,7 +83,7 @@ def run_product(scenario: Path, report: Path, db_dir: Path, backend: str = "torc
 
     global _ANALYZER
     if _ANALYZER is None:
-        _ANALYZER = load_analyzer(backend=backend)
+        _ANALYZER = load_analyzer(model, backend=backend)
     settings = Settings(data_dir=db_dir, database_url=f"sqlite:///{db_dir / (scenario.stem + '.db')}")
     result = replay_file(scenario, settings, _ANALYZER)
     write_report(result.report, report)
@@ -102,6 +104,9 @@ def main() -> None:
     parser.add_argument("--db-dir", type=Path, help="keep databases here between runs")
     parser.add_argument("--out", type=Path, help="folder for reports and a JSON summary")
     parser.add_argument("--backend", default="torch", help="encoder backend (classifier.analysis.BACKENDS)")
+    parser.add_argument(
+        "--model", type=Path, help="model version folder, e.g. classifier/artifacts/v3 (default: in use)"
+    )
     parser.add_argument(
         "--scenarios",
         type=Path,
@@ -133,7 +138,7 @@ def main() -> None:
         product_report = out / f"{scenario.stem}.product.json"
         naive_report = out / f"{scenario.stem}.naive.json"
         print(f"replaying {scenario.name} ...", file=sys.stderr, flush=True)
-        run = run_product(scenario, product_report, db_dir, args.backend)
+        run = run_product(scenario, product_report, db_dir, args.backend, args.model)
         naive_baseline_report(scenario, naive_report)
         product, naive = score(truth, product_report), score(truth, naive_report)
         fates[scenario.stem] = incident_post_fates(

@@ -9,8 +9,10 @@ train`` (problem MLP with its calibration and dataset weighting, the sentiment l
 validation bias search) once on the final embedding and once on the mean pools of all six layers
 (each L2-normalised, concatenated), and prints both on the same held-out parts.
 
-Layer pools are cached by text in the git-ignored ``.cache/classifier/layer-pools.npz`` (a cold cache
-encodes ~100k texts: about 20 minutes on 2 CPU cores).
+Layer pools come from the product's own encoder (``TorchSentenceEncoder.encode_layers``) through the
+training cache (``.cache/classifier/embeddings/<pool>.layer-pools.npz``, shared with ``triage model train
+--features layer-pools``; a cold cache encodes ~100k texts: about 20 minutes on 2 CPU cores). v3 is the
+"layers 1-6" row trained and committed.
 
     python benchmarks/layer_features_probe.py [--sample N] [--out var/layer-probe.json]
 """
@@ -29,14 +31,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifier.datasets import LabelledText, load_semeval_pool, load_tweeteval  # noqa: E402
-from classifier.embedding_cache import load_vectors, save_vectors, text_key  # noqa: E402
-from classifier.encoder import EMBEDDING_DIM, length_sorted_batches  # noqa: E402
+from classifier.encoder import EMBEDDING_DIM, LAYERS, load_sentence_encoder  # noqa: E402
+from classifier.features import LAYER_POOLS, FeatureLoader  # noqa: E402
 from classifier.heads import fit_logistic_head  # noqa: E402
 from classifier.metrics import macro_recall  # noqa: E402
-from classifier.paths import cache_dir  # noqa: E402
-from classifier.text import prepare_text  # noqa: E402
 from classifier.training.data import (  # noqa: E402
     ProblemExamples,
+    embed_records,
     labelled_examples,
     problem_records,
     sample_per_split,
@@ -48,7 +49,6 @@ from classifier.training.train import (  # noqa: E402
     train_problem_and_category,
 )
 
-LAYERS = 6  # all-MiniLM-L6-v2
 FEATURE_SETS: dict[str, tuple[int, ...]] = {"final embedding": (6,), "layers 1-6": (1, 2, 3, 4, 5, 6)}
 TARGETS = {
     "tweeteval": ">= 70.0",
@@ -56,61 +56,6 @@ TARGETS = {
     "maalej2016_app_reviews": ">= 0.70",
     "banking77": ">= 0.90",
 }
-SAVE_EVERY = 8192
-
-
-class LayerPools:
-    """Mean pool of each transformer layer's output (L2-normalised), through the sentence model's own
-    tokenisation and length limit, so the last layer's pool is the product's embedding."""
-
-    def __init__(self) -> None:
-        from classifier.encoder import load_sentence_encoder
-
-        self._model = load_sentence_encoder().model
-
-    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), 6, 384) float32."""
-        import torch
-
-        prepared = self._model.preprocess(list(texts))
-        features = {key: prepared[key] for key in ("input_ids", "attention_mask", "token_type_ids")}
-        transformer: Any = self._model[0].auto_model
-        with torch.no_grad():
-            output = transformer(**features, output_hidden_states=True)
-        mask = features["attention_mask"].unsqueeze(-1).float()
-        pools = [(hidden * mask).sum(1) / mask.sum(1) for hidden in output.hidden_states[1:]]
-        stacked = torch.nn.functional.normalize(torch.stack(pools, dim=1), dim=-1)
-        return np.asarray(stacked.numpy(), dtype=np.float32)
-
-
-def cached_layer_pools(
-    texts: Sequence[str],
-    encoder: Callable[[], LayerPools],
-    path: Path | None = None,
-    batch_size: int = 64,
-    progress: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """(n, 6, 384) pools of ``texts`` in input order, encoding only texts the cache file lacks; the
-    file is rewritten every few thousand texts, so an interrupted run keeps its work."""
-    path = path or cache_dir() / "layer-pools.npz"
-    known = load_vectors(path)
-    keys = [text_key(text) for text in texts]
-    missing = sorted({key: index for index, key in enumerate(keys) if key not in known}.values())
-    done = 0
-    for start in range(0, len(missing), SAVE_EVERY):
-        chunk = missing[start : start + SAVE_EVERY]
-        model = encoder()
-        for batch in length_sorted_batches([texts[i] for i in chunk], batch_size):
-            indices = [chunk[i] for i in batch]
-            for index, pools in zip(indices, model.encode_batch([texts[i] for i in indices]), strict=True):
-                known[keys[index]] = pools
-            done += len(batch)
-            if progress is not None:
-                progress(done)
-        save_vectors(path, known)
-    if not keys:
-        return np.zeros((0, LAYERS, EMBEDDING_DIM), dtype=np.float32)
-    return np.stack([known[key] for key in keys]).astype(np.float32)
 
 
 def features(pools: np.ndarray, layers: Sequence[int]) -> np.ndarray:
@@ -159,43 +104,35 @@ def _records(sample: int, options: TrainingOptions) -> dict[str, Any]:
     }
 
 
-def run(sample: int = 0, cache: Path | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(sample: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Both feature sets' figures: ``{name: {"tweeteval": ..., dataset: f1, ...}}``."""
     options = TrainingOptions(max_per_split=sample)
     records = _records(sample, options)
     problem_sets: list[tuple[str, list[LabelledText]]] = records["problem"]
     sentiment_parts = [records["sentiment_train"], records["validation"], records["test"]]
-    texts = sorted(
-        {prepare_text(r.text) for part in sentiment_parts for r in part}
-        | {prepare_text(r.text) for _, part in problem_sets for r in part}
-    )
-    log(f"{len(texts)} distinct texts")
-    loaded: list[LayerPools] = []
+    loader = FeatureLoader(LAYER_POOLS, load_sentence_encoder)
 
-    def encoder() -> LayerPools:
-        if not loaded:
-            loaded.append(LayerPools())
-        return loaded[0]
+    def pools_of(part: Sequence[LabelledText], pool: str) -> np.ndarray:
+        return embed_records(list(part), pool, loader).reshape(len(part), LAYERS, EMBEDDING_DIM)
 
-    def report(done: int) -> None:
-        if done % 6400 < 64:
-            log(f"  layer pools: {done} encoded")
-
-    pools = cached_layer_pools(texts, encoder, cache, progress=report)
-    row = {text: index for index, text in enumerate(texts)}
-
-    def pools_of(part: Sequence[LabelledText]) -> np.ndarray:
-        return pools[[row[prepare_text(r.text)] for r in part]]
+    log("layer pools (cached after the first run)")
+    sentiment_pools = [
+        pools_of(records["sentiment_train"], "semeval2017_task4a_devdata"),
+        pools_of(records["validation"], "tweeteval_sentiment"),
+        pools_of(records["test"], "tweeteval_sentiment"),
+    ]
+    problem_pools = [pools_of(part, dataset) for dataset, part in problem_sets]
 
     results: dict[str, Any] = {}
     for name, layers in FEATURE_SETS.items():
         train, validation, test = (
-            (features(pools_of(part), layers), [r.label for r in part]) for part in sentiment_parts
+            (features(pools, layers), [r.label for r in part])
+            for part, pools in zip(sentiment_parts, sentiment_pools, strict=True)
         )
         examples = [
             example
-            for dataset, part in problem_sets
-            for example in labelled_examples(dataset, part, features(pools_of(part), layers))
+            for (dataset, part), pools in zip(problem_sets, problem_pools, strict=True)
+            for example in labelled_examples(dataset, part, features(pools, layers))
         ]
         results[name] = {
             "tweeteval": sentiment_figure(train, validation, test, options.sentiment_c_grid),

@@ -2,6 +2,8 @@
 
 The embedding handed to clustering is the base model's own normalised sentence embedding (of the text
 after :func:`classifier.text.prepare_text`), so heads can be retrained or swapped without moving clusters.
+The heads read what their artifact names (:mod:`classifier.features`): that embedding, or every layer's
+pool from the same pass, whose last part is the same embedding.
 """
 
 from __future__ import annotations
@@ -14,6 +16,15 @@ import numpy as np
 
 from classifier.artifact import ModelArtifact, ModelArtifactError, load_artifact
 from classifier.encoder import EMBEDDING_DIM, SentenceEncoder, encode_normalized, load_sentence_encoder
+from classifier.features import (
+    EMBEDDING,
+    FEATURE_WIDTHS,
+    artifact_features,
+    embeddings_of,
+    feature_encoder,
+    head_features,
+    head_input,
+)
 from classifier.language import detect_language
 from classifier.recent_embeddings import RecentEmbeddings
 from classifier.text import prepare_text
@@ -22,7 +33,8 @@ from classifier.versions import resolve_artifact_dir
 __all__ = ["Analyzer", "ModelArtifactError", "PostAnalysis", "load_analyzer", "load_encoder_backend"]
 
 PROBLEM_LABEL = "problem"
-#: texts whose embeddings an analyser remembers (about 80 MB at 384 float32 dimensions)
+#: texts whose embeddings an analyser remembers (about 80 MB at 384 float32 dimensions); heads that read
+#: wider features remember proportionally fewer texts, so the memory stays the same
 DEFAULT_CACHE_ENTRIES = 50_000
 
 
@@ -46,8 +58,9 @@ class PostAnalysis:
 class Analyzer:
     """The encoder (loaded once) plus one artifact's heads.
 
-    Texts analysed again (retweets, copy-pasted complaints, templated tickets) take their embedding
-    from a bounded cache instead of the encoder; ``cache_entries=0`` turns it off.
+    Texts analysed again (retweets, copy-pasted complaints, templated tickets) take their features
+    from a bounded cache instead of the encoder; ``cache_entries=0`` turns it off. Raises
+    :class:`ModelArtifactError` when the backend cannot give the features the artifact's heads read.
     """
 
     def __init__(
@@ -55,9 +68,18 @@ class Analyzer:
     ) -> None:
         self._encoder = encoder
         self._artifact = artifact
-        self.cache = RecentEmbeddings(cache_entries)
+        self.features = artifact_features(artifact)
+        self._feature_encoder = feature_encoder(encoder, self.features)
+        self._width = FEATURE_WIDTHS[self.features]
+        self.cache = RecentEmbeddings(cache_entries * EMBEDDING_DIM // self._width)
         self.model_version: str = artifact.version
         self.problem_threshold: float = artifact.problem_threshold
+
+    @property
+    def reads_embeddings(self) -> bool:
+        """Whether the heads read the stored embedding alone, so a stored post is re-scored without the
+        encoder (:meth:`analyze_embeddings`); heads on layer pools need the text encoded again."""
+        return self.features == EMBEDDING
 
     @property
     def batch_size(self) -> int:
@@ -82,37 +104,63 @@ class Analyzer:
         repeated or remembered one is looked up); ``progress(n_done)`` is called after each batch with
         the number of texts of this call finished so far.
         """
+        return apply_heads(self._artifact, texts, self.features_of(texts, batch_size, progress))
+
+    def features_of(
+        self,
+        texts: Sequence[str],
+        batch_size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """(n, width) features the heads read, in input order: each distinct text encoded once, a
+        remembered one looked up; ``progress`` as in :meth:`analyze`."""
         prepared = [prepare_text(text) for text in texts]
         known, missing = self.cache.split(prepared)
         reused = len(prepared) - len(missing)
         if progress is not None and reused:
             progress(reused)
         encoded = encode_normalized(
-            self._encoder,
+            self._feature_encoder,
             missing,
             batch_size or self.batch_size,
             None if progress is None else lambda done: progress(reused + done),
+            self._width,
         )
-        for text, embedding in zip(missing, encoded, strict=True):
-            known[text] = embedding
-            self.cache.put(text, embedding)
-        embeddings = np.zeros((len(prepared), EMBEDDING_DIM), dtype=np.float32)
-        for row, text in enumerate(prepared):
-            embeddings[row] = known[text]
-        return self.analyze_embeddings(texts, embeddings)
+        for text, row in zip(missing, encoded, strict=True):
+            known[text] = row
+            self.cache.put(text, row)
+        features = np.zeros((len(prepared), self._width), dtype=np.float32)
+        for row_index, text in enumerate(prepared):
+            features[row_index] = known[text]
+        return features
 
     def analyze_embeddings(self, texts: Sequence[str], embeddings: np.ndarray) -> list[PostAnalysis]:
-        """Apply the heads to embeddings already computed for ``texts`` (used by benchmarks/backends)."""
+        """Apply the heads to embeddings already computed for ``texts`` (stored ones, or a benchmark's);
+        only for heads that read the embedding (:attr:`reads_embeddings`)."""
+        if not self.reads_embeddings:
+            raise ValueError(
+                f"model {self.model_version} reads {self.features}: its posts must be analysed from text"
+            )
         return apply_heads(self._artifact, texts, embeddings)
 
 
-def apply_heads(artifact: ModelArtifact, texts: Sequence[str], embeddings: np.ndarray) -> list[PostAnalysis]:
-    """One artifact's heads on embeddings of ``texts``: no encoder needed, since every version shares
-    it (how a stored post is re-scored by a new version, or by a candidate in shadow)."""
+def apply_heads(artifact: ModelArtifact, texts: Sequence[str], features: np.ndarray) -> list[PostAnalysis]:
+    """One artifact's heads on the features of ``texts`` it reads (:mod:`classifier.features`).
+
+    For heads on the embedding no encoder is needed: every version shares it, which is how a stored
+    post is re-scored by a new version or by a candidate in shadow.
+    """
+    width = FEATURE_WIDTHS[artifact_features(artifact)]
+    if features.ndim != 2 or features.shape[1] != width:
+        raise ValueError(
+            f"model {artifact.version} reads {width} numbers per post, got an array of shape {features.shape}"
+        )
+    embeddings = np.array(embeddings_of(features), dtype=np.float32)  # copied: results do not pin features
+    kinds = head_features(artifact)
     problem_index = artifact.problem.labels.index(PROBLEM_LABEL)
-    problem = artifact.problem.predict_proba(embeddings)[:, problem_index]
-    categories = artifact.category.predict(embeddings)
-    sentiment = artifact.sentiment.predict_proba(embeddings)
+    problem = artifact.problem.predict_proba(head_input(features, kinds["problem"]))[:, problem_index]
+    categories = artifact.category.predict(head_input(features, kinds["category"]))
+    sentiment = artifact.sentiment.predict_proba(head_input(features, kinds["sentiment"]))
     labels = artifact.sentiment.labels
     results = []
     for row, text in enumerate(texts):

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from classifier.artifact import ModelArtifactError
-from classifier.encoder import MAX_SEQ_LENGTH, PADDED_BATCH_SIZE, encoder_path, offline_environment
+from classifier.encoder import (
+    MAX_SEQ_LENGTH,
+    PADDED_BATCH_SIZE,
+    encoder_path,
+    layer_pools,
+    offline_environment,
+)
 
 
 class Bf16UnsupportedError(ModelArtifactError):
@@ -43,17 +49,22 @@ class Bf16SentenceEncoder:
         self._tokenizer = tokenizer
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._pools(texts, every_layer=False)[:, -1]
+
+    def encode_layers(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), 6, 384): each layer's pool, from the same pass and the same arithmetic."""
+        return self._pools(texts, every_layer=True)
+
+    def _pools(self, texts: Sequence[str], every_layer: bool) -> np.ndarray:
         import torch
 
         tokens = self._tokenizer(
             list(texts), padding=True, truncation=True, max_length=MAX_SEQ_LENGTH, return_tensors="pt"
         )
         with torch.inference_mode():
-            hidden = self._model(**tokens).last_hidden_state.float()
-            mask = tokens["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            normalised = torch.nn.functional.normalize(pooled, dim=1)
-        return normalised.numpy().astype(np.float32)
+            output = self._model(**tokens, output_hidden_states=every_layer)
+            states = output.hidden_states[1:] if every_layer else (output.last_hidden_state,)
+            return layer_pools(states, tokens["attention_mask"])
 
 
 def load_bf16_encoder(require_native: bool = True) -> Bf16SentenceEncoder:

@@ -35,8 +35,11 @@ def cached_embeddings(
     pool: str,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    width: int = EMBEDDING_DIM,
 ) -> np.ndarray:
     """Embeddings of ``texts`` (input order), encoding only texts missing from the ``pool`` cache.
+
+    ``width`` is the length of ``model``'s rows (384 for embeddings; more for layer-pool features).
 
     ``model`` is a zero-argument loader, called only when something must be encoded, so a warm cache
     never loads the encoder at all.
@@ -49,14 +52,14 @@ def cached_embeddings(
     for start in range(0, len(missing), SAVE_EVERY):  # saved in chunks: an interrupted run keeps its work
         chunk = missing[start : start + SAVE_EVERY]
         vectors = encode_normalized(
-            model(), [texts[index] for index in chunk], batch_size, _offset(progress, encoded)
+            model(), [texts[index] for index in chunk], batch_size, _offset(progress, encoded), width
         )
         for index, vector in zip(chunk, vectors, strict=True):
             known[keys[index]] = vector
         encoded += len(chunk)
         save_vectors(path, known)
     if not keys:
-        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        return np.zeros((0, width), dtype=np.float32)
     return np.stack([known[key] for key in keys]).astype(np.float32)
 
 

@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
+LAYERS = 6  # transformer layers of all-MiniLM-L6-v2; each has a pool in the layer-pool features
 MAX_SEQ_LENGTH = 256  # the model's own limit (sentence_bert_config.json); longer texts are truncated
 # Texts per encoder call for the backends that pad a whole call to its longest text: larger calls pad more
 # (the texts are length-sorted first), smaller ones pay more per-call overhead.
@@ -36,6 +37,21 @@ class SentenceEncoder(Protocol):
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 384) float32, rows of unit length."""
+        ...
+
+
+@runtime_checkable
+class LayerPoolEncoder(Protocol):
+    """A backend that also returns every layer's pool from the pass that gives the embedding."""
+
+    name: str
+    batch_size: int
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_layers(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), 6, 384) float32: each layer's masked mean pool, L2-normalised; ``[:, -1]`` is
+        the sentence embedding."""
         ...
 
 
@@ -86,6 +102,33 @@ class TorchSentenceEncoder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def encode_layers(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), 6, 384) float32: each layer's masked mean pool, L2-normalised, through the sentence
+        model's own tokenisation and length limit; ``[:, -1]`` is the embedding of ``encode_batch``."""
+        import torch
+
+        prepared = self.model.preprocess(list(texts))
+        inputs = {key: prepared[key] for key in ("input_ids", "attention_mask", "token_type_ids")}
+        transformer: Any = self.model[0].auto_model
+        with torch.inference_mode():
+            hidden_states = transformer(**inputs, output_hidden_states=True).hidden_states[1:]
+        pools = layer_pools(hidden_states, inputs["attention_mask"])
+        # sentence-transformers normalises twice (its Normalize module, then normalize_embeddings); so
+        # does this, which makes the last pool bit for bit the embedding stored and clustered on
+        last = torch.from_numpy(np.ascontiguousarray(pools[:, -1]))
+        pools[:, -1] = torch.nn.functional.normalize(last, dim=1).numpy()
+        return pools
+
+
+def layer_pools(hidden_states: Sequence[Any], attention_mask: Any) -> np.ndarray:
+    """Masked mean pool of each layer's token states (pooled in float32), L2-normalised: (n, layers, 384)."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).float()
+    pools = [(states.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9) for states in hidden_states]
+    normalised = torch.nn.functional.normalize(torch.stack(pools, dim=1), dim=-1)
+    return np.asarray(normalised.numpy(), dtype=np.float32)
+
 
 def load_sentence_encoder() -> TorchSentenceEncoder:
     """Load the encoder on CPU from the packaged folder; never downloads."""
@@ -108,9 +151,11 @@ def encode_normalized(
     texts: Sequence[str],
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    width: int = EMBEDDING_DIM,
 ) -> np.ndarray:
-    """(n, 384) float32 L2-normalised embeddings in input order, calling ``progress(n_done)`` per batch."""
-    result = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+    """(n, width) float32 rows of ``encoder`` (L2-normalised embeddings, or the features of a
+    :mod:`classifier.features` encoder) in input order, calling ``progress(n_done)`` per batch."""
+    result = np.zeros((len(texts), width), dtype=np.float32)
     done = 0
     for batch in length_sorted_batches(texts, batch_size):
         result[batch] = encoder.encode_batch([texts[index] for index in batch])

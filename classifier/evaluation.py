@@ -15,6 +15,7 @@ import numpy as np
 
 from classifier.artifact import ModelArtifact
 from classifier.datasets import LabelledText, load_tweeteval
+from classifier.features import FEATURE_WIDTHS, artifact_features, head_features, head_input
 from classifier.labels import CATEGORIES
 from classifier.metrics import accuracy, binary_scores, macro_f1, macro_recall
 from classifier.training.data import (
@@ -93,13 +94,26 @@ def tweet_noise_filter(part: ProblemExamples) -> ProblemExamples:
     )
 
 
+def _read(artifact: ModelArtifact, head: str, features: np.ndarray, predict: Any) -> Any:
+    """``predict`` on the columns of ``features`` that ``head`` reads (see ``head_input``)."""
+    return predict(head_input(features, head_features(artifact)[head]))
+
+
+def _problem_probability(artifact: ModelArtifact, features: np.ndarray) -> np.ndarray:
+    return _read(artifact, "problem", features, artifact.problem.predict_proba)[:, 1]
+
+
+def _categories(artifact: ModelArtifact, features: np.ndarray) -> list[str]:
+    return list(_read(artifact, "category", features, artifact.category.predict))
+
+
 def _problem_scores(artifact: ModelArtifact, part: ProblemExamples) -> dict[str, float]:
-    flagged = artifact.problem.predict_proba(part.embeddings)[:, 1] >= artifact.problem_threshold
+    flagged = _problem_probability(artifact, part.embeddings) >= artifact.problem_threshold
     scores = binary_scores(part.is_problem, [bool(v) for v in flagged])
     rows = [i for i, flag in enumerate(part.is_problem) if flag and part.categories[i]]
     if rows:
         truth = [part.categories[i] or "" for i in rows]
-        predicted = artifact.category.predict(part.embeddings[rows])
+        predicted = _categories(artifact, part.embeddings[rows])
         scores["category_accuracy"] = accuracy(truth, predicted)
         scores["category_macro_f1"] = macro_f1(truth, predicted, CATEGORIES)
     return scores
@@ -117,8 +131,8 @@ def _per_category(artifact: ModelArtifact, parts: list[ProblemExamples]) -> dict
             continue
         embeddings = part.embeddings[rows]
         truth += [part.categories[i] or "" for i in rows]
-        predicted += list(artifact.category.predict(embeddings))
-        probability = artifact.problem.predict_proba(embeddings)[:, 1]
+        predicted += list(_categories(artifact, embeddings))
+        probability = _problem_probability(artifact, embeddings)
         flagged += [bool(v) for v in probability >= artifact.problem_threshold]
     result: dict[str, dict[str, float]] = {}
     for category in CATEGORIES:
@@ -137,7 +151,17 @@ def _per_category(artifact: ModelArtifact, parts: list[ProblemExamples]) -> dict
 
 
 def evaluate_artifact(artifact: ModelArtifact, sets: EvaluationSets) -> dict[str, Any]:
-    """Every figure of one artifact on ``sets``: per dataset, per category, tweets, sentiment."""
+    """Every figure of one artifact on ``sets``: per dataset, per category, tweets, sentiment.
+
+    ``sets`` must hold the features the artifact reads (build them with a
+    :class:`classifier.features.FeatureLoader` of that kind); a mismatch is refused, not mis-scored.
+    """
+    width = FEATURE_WIDTHS[artifact_features(artifact)]
+    if sets.sentiment_embeddings.shape[1] != width:
+        raise ValueError(
+            f"model {artifact.version} reads {artifact_features(artifact)} ({width} numbers per text); "
+            f"these evaluation sets hold {sets.sentiment_embeddings.shape[1]}"
+        )
     parts = {part.dataset: part for part in sets.problem}
     per_dataset = {name: _problem_scores(artifact, part) for name, part in sorted(parts.items())}
     with_problems = [scores["f1"] for scores in per_dataset.values() if scores["positives"] > 0]
@@ -146,11 +170,11 @@ def evaluate_artifact(artifact: ModelArtifact, sets: EvaluationSets) -> dict[str
     if tweets:
         truth = [v for part in tweets for v in part.is_problem]
         embeddings = np.concatenate([part.embeddings for part in tweets])
-        flagged = artifact.problem.predict_proba(embeddings)[:, 1] >= artifact.problem_threshold
+        flagged = _problem_probability(artifact, embeddings) >= artifact.problem_threshold
         tweets_f1 = binary_scores(truth, [bool(v) for v in flagged])["f1"]
     sentiment_truth = [record.label for record in sets.sentiment]
-    sentiment_predicted = artifact.sentiment.predict(sets.sentiment_embeddings)
-    general_flagged = artifact.problem.predict_proba(sets.sentiment_embeddings)[:, 1]
+    sentiment_predicted = _read(artifact, "sentiment", sets.sentiment_embeddings, artifact.sentiment.predict)
+    general_flagged = _problem_probability(artifact, sets.sentiment_embeddings)
     return {
         "version": artifact.version,
         "sample": sets.sample,

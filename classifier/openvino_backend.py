@@ -30,6 +30,7 @@ from classifier.artifact import ModelArtifactError
 from classifier.bf16_backend import Bf16UnsupportedError
 from classifier.encoder import (
     EMBEDDING_DIM,
+    LAYERS,
     MAX_SEQ_LENGTH,
     encoder_path,
     offline_environment,
@@ -64,7 +65,8 @@ def cpu_runs_bf16(core: Any) -> bool:
 
 def convert_to_openvino(model_dir: Path, destination: Path) -> None:
     """Convert transformer + mean pooling + L2 normalisation into one OpenVINO graph at ``destination``
-    (``model.xml`` and its ``model.bin``), written whole or not at all."""
+    (``model.xml`` and its ``model.bin``), written whole or not at all. Output 0 is the embedding,
+    output 1 every layer's pool (n, 6, 384)."""
     offline_environment()
     ov = _openvino()
     import torch
@@ -76,19 +78,25 @@ def convert_to_openvino(model_dir: Path, destination: Path) -> None:
     model = AutoModel.from_pretrained(str(model_dir)).eval()
 
     class PooledEmbedding(torch.nn.Module):
-        """The sentence-transformers embedding: attention-masked mean of the token states, then L2."""
+        """The sentence-transformers embedding (attention-masked mean of the token states, then L2) and,
+        as a second output, the same pool of every layer (what heads on layer pools read)."""
 
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            states = self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=1)
+            hidden_states = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                output_hidden_states=True,
+            ).hidden_states[1:]
+            mask = attention_mask.unsqueeze(-1).to(hidden_states[-1].dtype)
+            count = mask.sum(dim=1).clamp(min=1e-9)
+            pools = torch.stack([(states * mask).sum(dim=1) / count for states in hidden_states], dim=1)
+            normalised = torch.nn.functional.normalize(pools, dim=-1)
+            return normalised[:, -1], normalised
 
     sample = tokenizer(
         ["a short sample", "another, slightly longer sample text"], padding=True, return_tensors="pt"
@@ -112,7 +120,8 @@ def convert_to_openvino(model_dir: Path, destination: Path) -> None:
 def openvino_model_path(model_dir: Path | None = None) -> Path:
     """The converted graph in the cache, converting it first when absent (about 15 s on 2 cores)."""
     model_dir = model_dir or encoder_path()
-    path = cache_dir() / "openvino" / weights_fingerprint(model_dir) / "model.xml"
+    # "layer-pools": graphs of earlier releases had the embedding as their only output
+    path = cache_dir() / "openvino" / weights_fingerprint(model_dir) / "layer-pools" / "model.xml"
     if not (path.is_file() and path.with_suffix(".bin").is_file()):
         convert_to_openvino(model_dir, path)
     return path
@@ -135,13 +144,22 @@ class OpenVinoSentenceEncoder:
         self._queue.set_callback(self._store)
         self._lock = threading.Lock()
         self._output = np.zeros((0, EMBEDDING_DIM), np.float32)
+        self._output_index = 0
 
     def _store(self, request: Any, rows: slice) -> None:
-        self._output[rows] = request.get_output_tensor(0).data
+        self._output[rows] = request.get_output_tensor(self._output_index).data
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(texts, 0, (EMBEDDING_DIM,))
+
+    def encode_layers(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), 6, 384): every layer's pool, the graph's second output, from the same pass."""
+        return self._run(texts, 1, (LAYERS, EMBEDDING_DIM))
+
+    def _run(self, texts: Sequence[str], output_index: int, row_shape: tuple[int, ...]) -> np.ndarray:
         with self._lock:
-            self._output = np.zeros((len(texts), EMBEDDING_DIM), np.float32)
+            self._output = np.zeros((len(texts), *row_shape), np.float32)
+            self._output_index = output_index
             for start in range(0, len(texts), REQUEST_SIZE):
                 tokens = self._tokenizer(
                     list(texts[start : start + REQUEST_SIZE]),

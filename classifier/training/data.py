@@ -27,6 +27,7 @@ from classifier.datasets import (
 from classifier.datasets.common import hash_split, normalize_for_dedup
 from classifier.embedding_cache import cached_embeddings
 from classifier.encoder import SentenceEncoder
+from classifier.features import FEATURE_WIDTHS, cache_pool, loader_kind
 from classifier.labels import REVIEWED_DATASET, problem_category, problem_label
 from classifier.text import prepare_text
 
@@ -60,10 +61,14 @@ class ProblemExamples:
 def embed_records(
     records: list[LabelledText], pool: str, encoder: EncoderLoader, progress: ProgressFactory | None = None
 ) -> np.ndarray:
-    """Cached embeddings of the prepared texts of ``records``."""
+    """Cached features of the prepared texts of ``records``: embeddings, or the kind a
+    :class:`classifier.features.FeatureLoader` gives (cached apart from the embeddings)."""
     texts = [prepare_text(record.text) for record in records]
     callback = progress(pool, len(texts)) if progress else None
-    return cached_embeddings(encoder, texts, pool, progress=callback)
+    kind = loader_kind(encoder)
+    return cached_embeddings(
+        encoder, texts, cache_pool(pool, kind), progress=callback, width=FEATURE_WIDTHS[kind]
+    )
 
 
 def labelled_examples(

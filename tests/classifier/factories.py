@@ -66,3 +66,46 @@ class CountingEncoder:
         for row, text in enumerate(texts):
             vectors[row, len(text) % 384] = 1.0
         return vectors
+
+
+def tiny_layer_pool_artifact(version: str = "l1") -> ModelArtifact:
+    """Like :func:`tiny_artifact`, but its heads read layer pools (6 x 384 numbers per text)."""
+    x, y = separable_embeddings(30, 3, dim=6 * 384)
+    problem = fit_logistic_head(
+        x, ["problem" if c == 0 else "not_problem" for c in y], ("not_problem", "problem")
+    )
+    category = fit_logistic_head(x, [CATEGORIES[c] for c in y], CATEGORIES)
+    sentiment = fit_logistic_head(
+        x, [("negative", "neutral", "positive")[c] for c in y], ("negative", "neutral", "positive")
+    )
+    return ModelArtifact(version, problem, category, sentiment, 0.5, {"features": "layer-pools"})
+
+
+class CountingLayerEncoder(CountingEncoder):
+    """Fake layer-pool backend: layer ``k`` of a text is a unit vector at ``(len(text) + k) % 384``;
+    the last layer equals what ``encode_batch`` gives."""
+
+    name = "fake-layers"
+
+    def encode_layers(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen += list(texts)
+        pools = np.zeros((len(texts), 6, 384), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for layer in range(6):
+                pools[row, layer, (len(text) + layer - 5) % 384] = 1.0
+        return pools
+
+
+def mixed_artifact(version: str = "m1") -> ModelArtifact:
+    """Problem and category heads of :func:`tiny_artifact` on the embedding, the sentiment head of
+    :func:`tiny_layer_pool_artifact` on layer pools: v3's layout."""
+    embedding_heads, pool_heads = tiny_artifact(version), tiny_layer_pool_artifact(version)
+    features = {"problem": "embedding", "category": "embedding", "sentiment": "layer-pools"}
+    return ModelArtifact(
+        version,
+        embedding_heads.problem,
+        embedding_heads.category,
+        pool_heads.sentiment,
+        0.5,
+        {"features": features},
+    )

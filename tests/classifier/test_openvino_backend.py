@@ -45,6 +45,16 @@ def test_embeddings_match_fp32_row_for_row(
     assert float(single[0] @ reference[0]) > 0.999
 
 
+def test_layer_pools_come_from_the_same_pass_and_match_fp32(
+    analyzer: Analyzer, encoder: openvino_backend.OpenVinoSentenceEncoder
+) -> None:
+    pools = encoder.encode_layers(TEXTS)
+    assert pools.dtype == np.float32 and pools.shape == (len(TEXTS), 6, 384)
+    np.testing.assert_allclose(pools[:, -1], encoder.encode_batch(TEXTS), atol=1e-6)
+    reference = analyzer._encoder.encode_layers(TEXTS)  # type: ignore[attr-defined]
+    assert float(np.min(np.sum(pools * reference, axis=-1))) > 0.99
+
+
 def test_threads_sharing_one_encoder_each_get_their_own_rows(
     encoder: openvino_backend.OpenVinoSentenceEncoder,
 ) -> None:
@@ -67,7 +77,7 @@ def test_conversion_is_cached_by_weights(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(openvino_backend, "cache_dir", lambda: tmp_path)
     path = openvino_backend.openvino_model_path()
     assert path.is_file() and path.with_suffix(".bin").is_file()
-    assert path.parent.parent == tmp_path / "openvino"
+    assert path.parent.name == "layer-pools" and path.parent.parent.parent == tmp_path / "openvino"
     assert not [leftover for leftover in path.parent.iterdir() if leftover.name.startswith(".partial")]
 
     def convert_again(*_: object) -> None:

@@ -13,9 +13,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from classifier.analysis import apply_heads
-from classifier.artifact import ModelArtifact, save_artifact
+from classifier.artifact import ModelArtifact, ModelArtifactError, save_artifact
 from ingest.records import Post
-from tests.classifier.factories import separable_embeddings, tiny_artifact
+from tests.classifier.factories import (
+    CountingLayerEncoder,
+    separable_embeddings,
+    tiny_artifact,
+    tiny_layer_pool_artifact,
+)
 from triage.actions.shadow import ShadowFilters, shadow_compare
 from triage.cli.app import app
 from triage.settings import Settings
@@ -153,3 +158,19 @@ def test_the_command_says_when_nothing_is_analysed(
     result = CliRunner().invoke(app, ["model", "shadow", "t1", "--tenant", "nobody"])
     assert result.exit_code == 1
     assert "no analysed posts" in result.output
+
+
+def test_a_candidate_on_layer_pools_encodes_the_texts_again(database: tuple[str, ModelArtifact]) -> None:
+    url, _ = database
+    candidate = tiny_layer_pool_artifact("l1")
+    with pytest.raises(ModelArtifactError, match="needs the encoder"):
+        compare(url, candidate)
+    encoder = CountingLayerEncoder()
+    engine = create_db_engine(url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            report = shadow_compare(session, TENANT, candidate, 0.5, None, encoder)
+    finally:
+        engine.dispose()
+    assert report.posts == 60 and report.in_use_versions == {"t1": 60}
+    assert sorted(encoder.seen) == sorted(f"generated post number {number}" for number in range(60))

@@ -8,6 +8,9 @@ What comes back is what a data scientist reviews before a promotion: how often
 the two agree on the decisions that matter (problem report or not, sentiment,
 category), which way the problem decisions flip, and the posts where they
 disagree most, with their text.
+
+A candidate whose heads read more than the embedding (layer pools, v3 on) needs the posts' texts
+encoded again: the caller passes an encoder backend, and the comparison costs what analysis costs.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from classifier.analysis import apply_heads
-from classifier.artifact import ModelArtifact
+from classifier.analysis import Analyzer, apply_heads
+from classifier.artifact import ModelArtifact, ModelArtifactError
+from classifier.encoder import SentenceEncoder
+from classifier.features import EMBEDDING, artifact_features
 from triage.storage.models import AnalysisRow, PostRow
 
 #: posts read and scored per round trip: bounded memory whatever the number of stored posts
@@ -153,16 +158,24 @@ def shadow_compare(
     candidate: ModelArtifact,
     in_use_threshold: float,
     filters: ShadowFilters | None = None,
+    encoder: SentenceEncoder | None = None,
 ) -> ShadowReport:
     """Score ``tenant``'s analysed posts with ``candidate``'s heads and compare with what is stored.
 
     ``in_use_threshold`` is the problem threshold of the model in use (a stored analysis keeps its
-    probability, not the decision); the candidate decides with its own.
+    probability, not the decision); the candidate decides with its own. ``encoder`` is needed only by
+    a candidate that does not read the stored embedding (:class:`ModelArtifactError` without it).
     """
     report = ShadowReport(candidate.version)
+    encoding = _candidate_analyzer(candidate, encoder)
     for chunk in _stored(session, tenant, filters or ShadowFilters()):
-        embeddings = np.stack([np.frombuffer(row.embedding, dtype=np.float32) for row in chunk])
-        scored = apply_heads(candidate, [row.text for row in chunk], embeddings)
+        texts = [row.text for row in chunk]
+        if encoding is None:
+            scored = apply_heads(
+                candidate, texts, np.stack([np.frombuffer(row.embedding, dtype=np.float32) for row in chunk])
+            )
+        else:
+            scored = encoding.analyze(texts)
         for row, analysis in zip(chunk, scored, strict=True):
             in_use = Decision(
                 row.model_version,
@@ -180,6 +193,18 @@ def shadow_compare(
             )
             _count(report, row, in_use, shadow)
     return report
+
+
+def _candidate_analyzer(candidate: ModelArtifact, encoder: SentenceEncoder | None) -> Analyzer | None:
+    """``None`` when the stored embeddings are all ``candidate`` reads; otherwise what encodes again."""
+    if artifact_features(candidate) == EMBEDDING:
+        return None
+    if encoder is None:
+        raise ModelArtifactError(
+            f"model {candidate.version} reads {artifact_features(candidate)}, not just the stored embedding: "
+            "shadow mode needs the encoder to analyse the posts' texts again"
+        )
+    return Analyzer(encoder, candidate, cache_entries=0)
 
 
 def _count(report: ShadowReport, row: Any, in_use: Decision, shadow: Decision) -> None:

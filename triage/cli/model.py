@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from classifier.artifact import ModelArtifactError
+from classifier.features import FEATURE_WIDTHS
 from classifier.paths import SharedDataMissingError
 from classifier.training import TrainingOptions, train_artifact
 from classifier.training.reviewed import load_reviewed_labels
@@ -93,11 +94,31 @@ def train(
     max_per_split: Annotated[
         int, typer.Option("--max-per-split", help="At most this many rows per dataset and split; 0 = all.")
     ] = 0,
+    features: Annotated[
+        str,
+        typer.Option(
+            "--features",
+            help="What the heads read: embedding (v1, v2) or layer-pools (every layer's pool, v3 on).",
+        ),
+    ] = "embedding",
+    problem_heads_from: Annotated[
+        str | None,
+        typer.Option(
+            "--problem-heads-from",
+            help="Keep this version's problem and category heads unchanged and train the sentiment head "
+            "only (v3: v2's, so problem decisions and clustering stay as they were).",
+        ),
+    ] = None,
 ) -> None:
     """Train the heads on frozen MiniLM embeddings and write a versioned artifact with its model card."""
-    if problem_head not in ("mlp", "logistic") or dataset_weighting not in ("equal", "sqrt"):
+    if (
+        problem_head not in ("mlp", "logistic")
+        or dataset_weighting not in ("equal", "sqrt")
+        or features not in FEATURE_WIDTHS
+    ):
         console.print(
-            "[red]error:[/red] --problem-head is mlp or logistic; --dataset-weighting is equal or sqrt"
+            "[red]error:[/red] --problem-head is mlp or logistic; --dataset-weighting is equal or sqrt; "
+            f"--features is {' or '.join(FEATURE_WIDTHS)}"
         )
         raise typer.Exit(2)
     options = TrainingOptions(
@@ -107,6 +128,8 @@ def train(
         problem_head=problem_head,
         dataset_weighting=dataset_weighting,
         max_per_split=max_per_split,
+        features=features,
+        problem_heads_from=problem_heads_from,
     )
     root = configured_root(output_dir)
     if parent is None:

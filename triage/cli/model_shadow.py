@@ -16,7 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from classifier.artifact import load_artifact
+from classifier.analysis import load_encoder_backend
+from classifier.artifact import ModelArtifact, ModelArtifactError, load_artifact
+from classifier.encoder import SentenceEncoder
+from classifier.features import EMBEDDING, artifact_features
 from classifier.versions import resolve_artifact_dir
 from triage.actions.shadow import ShadowFilters, ShadowReport, disagreement_rows, shadow_compare
 from triage.cli.labels import parse_time
@@ -105,7 +108,9 @@ def shadow_command(
     """Score the stored posts with CANDIDATE beside the model in use and list where they disagree.
 
     Only the candidate's heads run (every version shares the encoder and each analysis keeps its
-    embedding), so this is cheap on the whole stored stream; nothing the service uses changes.
+    embedding), so this is cheap on the whole stored stream; nothing the service uses changes. A
+    candidate whose heads read every layer's pool (v3 on) has the texts encoded again, with the
+    configured analysis backend.
     """
     from triage.cli.model_versions import configured_root, resolve_candidate
 
@@ -117,7 +122,12 @@ def shadow_command(
     migrate(engine)
     try:
         with transaction(session_factory(engine)) as session:
-            report = shadow_compare(session, tenant, chosen, in_use.problem_threshold, filters)
+            report = shadow_compare(
+                session, tenant, chosen, in_use.problem_threshold, filters, _encoder_for(chosen, settings)
+            )
+    except ModelArtifactError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
     finally:
         engine.dispose()
     if not report.posts:
@@ -127,3 +137,14 @@ def shadow_command(
     if out_file is not None:
         _write(report, out_file)
         console.print(f"wrote {len(report.disagreements)} disagreement(s) to {out_file}")
+
+
+def _encoder_for(candidate: ModelArtifact, settings: Settings) -> SentenceEncoder | None:
+    """The configured encoder backend when ``candidate`` needs texts encoded again, else nothing."""
+    if artifact_features(candidate) == EMBEDDING:
+        return None
+    console.print(
+        f"{candidate.version} reads {artifact_features(candidate)}: encoding the stored posts again "
+        f"with backend {settings.analysis_backend}"
+    )
+    return load_encoder_backend(settings.analysis_backend)

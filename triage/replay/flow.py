@@ -140,8 +140,10 @@ def analyse_pending(
         chunk = pending[start : start + _ANALYSIS_CHUNK]
         post_ids = [post_id for post_id, _ in chunk]
         texts = [text for _, text in chunk]
-        with transaction(sessions) as session:
-            known = stored_embeddings(session, post_ids)
+        known: dict[int, np.ndarray] = {}
+        if analyzer.reads_embeddings:  # heads on layer pools need the text encoded again
+            with transaction(sessions) as session:
+                known = stored_embeddings(session, post_ids)
         if len(known) == len(chunk):
             analyses = analyzer.analyze_embeddings(texts, np.stack([known[post_id] for post_id in post_ids]))
         else:

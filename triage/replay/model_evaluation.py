@@ -4,7 +4,9 @@
 come from :mod:`classifier.evaluation`; detection figures from replaying scenarios with each version and
 scoring the reports with the shared scorer: a classifier that scores better on datasets can still page
 later or more often. Both versions replay into the same throwaway database per scenario, so the second
-reuses the embeddings of the first (versions differ in their heads only): one encoder pass per scenario.
+reuses the embeddings of the first (versions differ in their heads only): one encoder pass per scenario,
+or two when a version's heads read every layer's pool (:mod:`classifier.features`), which a stored
+embedding does not hold.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from classifier.comparison import (
     regressions,
 )
 from classifier.encoder import SentenceEncoder
-from classifier.evaluation import evaluate_artifact, evaluation_sets
+from classifier.evaluation import EvaluationSets, evaluate_artifact, evaluation_sets
+from classifier.features import FeatureLoader, artifact_features
 from classifier.paths import REPO_ROOT, shared_dir
 from classifier.training.reviewed import ReviewedLabels
 from triage.errors import ConfigurationError
@@ -145,16 +148,18 @@ def compare_candidate(
     with its seed and noise sample, so its figures equal those of its own card when ``sample`` is 0.
     """
     options = current.manifest.get("training_options", {})
-    sets = evaluation_sets(
-        lambda: encoder,
-        sample=sample,
-        seed=int(options.get("seed", 13)),
-        noise_sample=int(options.get("noise_sample", 6000)),
-        extra=reviewed.records if reviewed else None,
-    )
+    sets: dict[str, EvaluationSets] = {}
+    for kind in {artifact_features(current), artifact_features(candidate)}:
+        sets[kind] = evaluation_sets(
+            FeatureLoader(kind, lambda: encoder),
+            sample=sample,
+            seed=int(options.get("seed", 13)),
+            noise_sample=int(options.get("noise_sample", 6000)),
+            extra=reviewed.records if reviewed else None,
+        )
     held_out = {
-        "current": evaluate_artifact(current, sets),
-        "candidate": evaluate_artifact(candidate, sets),
+        "current": evaluate_artifact(current, sets[artifact_features(current)]),
+        "candidate": evaluate_artifact(candidate, sets[artifact_features(candidate)]),
     }
     changes = held_out_changes(held_out["current"], held_out["candidate"], tolerance)
     detection: dict[str, dict[str, dict[str, Any]]] = {}

@@ -120,7 +120,9 @@ def analyse_batch(
     """
     with transaction(sessions) as session:
         todo = still_to_analyse(session, post_ids, analyzer.model_version)
-        known = stored_embeddings(session, [post_id for post_id, _ in todo])
+        # heads on layer pools need the text encoded again: a stored embedding is not all they read
+        reusable = [post_id for post_id, _ in todo] if analyzer.reads_embeddings else []
+        known = stored_embeddings(session, reusable)
     if not todo:
         return 0
     ids = [post_id for post_id, _ in todo]
