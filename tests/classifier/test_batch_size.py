@@ -7,9 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from classifier.analysis import Analyzer
-from classifier.artifact import load_artifact
-from classifier.versions import resolve_artifact_dir
-from tests.classifier.factories import CountingEncoder
+from tests.classifier.factories import CountingEncoder, tiny_artifact
 
 
 class CallSizeEncoder(CountingEncoder):
@@ -24,7 +22,7 @@ class CallSizeEncoder(CountingEncoder):
 
 
 def analyzer_with(encoder: CountingEncoder) -> Analyzer:
-    return Analyzer(encoder, load_artifact(resolve_artifact_dir(None)), cache_entries=0)
+    return Analyzer(encoder, tiny_artifact(), cache_entries=0)
 
 
 TEXTS = [f"report number {number}" for number in range(10)]

@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 
 from classifier.analysis import Analyzer
-from classifier.artifact import load_artifact
 from classifier.recent_embeddings import RecentEmbeddings
-from classifier.versions import resolve_artifact_dir
-from tests.classifier.factories import CountingEncoder
+from tests.classifier.factories import CountingEncoder, tiny_artifact
 
 
 def analyzer_with(encoder: CountingEncoder, entries: int) -> Analyzer:
-    return Analyzer(encoder, load_artifact(resolve_artifact_dir(None)), cache_entries=entries)
+    return Analyzer(encoder, tiny_artifact(), cache_entries=entries)
 
 
 def test_each_distinct_text_is_encoded_once_and_results_keep_input_order() -> None:
