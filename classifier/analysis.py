@@ -204,9 +204,15 @@ def load_encoder_backend(backend: str = "torch") -> SentenceEncoder:
 
         return load_openvino_encoder()
     if backend in ("onnx-fp32", "onnx-int8"):
-        from classifier.onnx_backend import load_onnx_encoder
+        try:
+            from classifier.onnx_backend import load_onnx_encoder
 
-        return load_onnx_encoder(quantized=backend == "onnx-int8")
+            return load_onnx_encoder(quantized=backend == "onnx-int8")
+        except ImportError as error:
+            raise ModelArtifactError(
+                f"backend {backend} needs onnx and onnxruntime: pip install onnx onnxruntime "
+                f"(the project's onnx extra; {error})"
+            ) from None
     raise ValueError(f"unknown encoder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 

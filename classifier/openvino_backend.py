@@ -53,7 +53,8 @@ def _openvino() -> Any:
         import openvino
     except ImportError as error:
         raise OpenVinoMissingError(
-            f"backend {BACKEND_NAME} needs the openvino package: pip install 'signal-triage[openvino]'"
+            f"backend {BACKEND_NAME} needs the openvino package: pip install openvino "
+            "(the project's openvino extra)"
         ) from error
     return openvino
 

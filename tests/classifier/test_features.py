@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from classifier import bf16_backend
-from classifier.analysis import Analyzer, apply_heads
+from classifier.analysis import Analyzer, apply_heads, load_encoder_backend
 from classifier.artifact import ModelArtifactError
 from classifier.features import (
     EMBEDDING,
@@ -122,3 +122,18 @@ def test_heads_may_read_different_kinds_each_taking_its_own_from_the_tail() -> N
     unknown.manifest["features"] = {"sentiment": "attention-maps"}
     with pytest.raises(ModelArtifactError, match="head 'sentiment' reads features 'attention-maps'"):
         artifact_features(unknown)
+
+
+def test_an_onnx_backend_without_its_packages_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("onnxruntime"):
+            raise ModuleNotFoundError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    with pytest.raises(ModelArtifactError, match=r"needs onnx and onnxruntime: pip install"):
+        load_encoder_backend("onnx-fp32")
