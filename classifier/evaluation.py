@@ -15,7 +15,7 @@ import numpy as np
 
 from classifier.artifact import ModelArtifact
 from classifier.datasets import LabelledText, load_tweeteval
-from classifier.features import FEATURE_WIDTHS, artifact_features, head_features, head_input
+from classifier.features import FEATURE_WIDTHS, FeatureLoader, artifact_features, head_features, head_input
 from classifier.labels import CATEGORIES
 from classifier.metrics import accuracy, binary_scores, macro_f1, macro_recall
 from classifier.training.data import (
@@ -61,6 +61,35 @@ def evaluation_sets(
         encoder, noise_sample, seed, progress=progress, max_per_split=sample, splits=("test",), extra=extra
     )
     return sets_from_examples(examples, encoder, sample=sample, seed=seed, progress=progress)
+
+
+def evaluate_versions(
+    artifacts: dict[str, ModelArtifact],
+    encoder: EncoderLoader,
+    *,
+    sample: int = 0,
+    seed: int = 13,
+    noise_sample: int = 6000,
+    extra: list[LabelledText] | None = None,
+    progress: ProgressFactory | None = None,
+) -> dict[str, dict[str, Any]]:
+    """:func:`evaluate_artifact` of each of ``artifacts`` (by label) on the same held-out rows, each on
+    the features it reads: one set of rows, encoded once per feature kind the versions need."""
+    sets: dict[str, EvaluationSets] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for label, artifact in artifacts.items():
+        kind = artifact_features(artifact)
+        if kind not in sets:
+            sets[kind] = evaluation_sets(
+                FeatureLoader(kind, encoder),
+                sample=sample,
+                seed=seed,
+                noise_sample=noise_sample,
+                extra=extra,
+                progress=progress,
+            )
+        results[label] = evaluate_artifact(artifact, sets[kind])
+    return results
 
 
 def sets_from_examples(

@@ -10,11 +10,19 @@ import numpy as np
 import pytest
 
 from classifier.datasets import LabelledText
-from classifier.evaluation import EvaluationSets, benchmark_figures, evaluate_artifact, figure_table
+from classifier.evaluation import (
+    EvaluationSets,
+    benchmark_figures,
+    evaluate_artifact,
+    evaluate_versions,
+    evaluation_sets,
+    figure_table,
+)
 from classifier.labels import REVIEWED_DATASET, problem_category, problem_label
 from classifier.metrics import binary_scores
 from classifier.training.data import ProblemExamples, sample_per_split
 from classifier.training.reviewed import ReviewedLabelsError, load_reviewed_labels
+from tests.classifier.conftest import requires_shared
 from tests.classifier.factories import separable_embeddings, tiny_artifact
 from tests.classifier.reviews import write_reviewed_export
 
@@ -167,3 +175,18 @@ def test_model_card_says_how_to_reproduce_a_small_run_on_reviews() -> None:
     assert reproduce_flags({"problem_head": "mlp", "max_per_split": 40}) == " --max-per-split 40"
     manifest = {"training_data": {"reviewed_labels": {"file": "labels.parquet"}}}
     assert reviewed_flag(manifest) == " --reviewed-labels labels.parquet" and reviewed_flag({}) == ""
+
+
+@requires_shared
+def test_versions_reading_different_features_are_scored_on_the_same_rows(analyzer) -> None:  # type: ignore[no-untyped-def]
+    from classifier.artifact import load_artifact
+    from classifier.paths import ARTIFACTS_DIR
+
+    versions = {name: load_artifact(ARTIFACTS_DIR / name) for name in ("v2", "v3")}
+    results = evaluate_versions(versions, lambda: analyzer._encoder, sample=25)
+    # v3 keeps v2's problem and category heads: on the same rows their figures are the same
+    assert results["v2"]["problem"] == results["v3"]["problem"]
+    assert results["v2"]["categories"] == results["v3"]["categories"]
+    assert results["v2"]["sentiment"] != results["v3"]["sentiment"]  # its sentiment head reads layer pools
+    with pytest.raises(ValueError, match="reads layer-pools"):
+        evaluate_artifact(versions["v3"], evaluation_sets(lambda: analyzer._encoder, sample=5))

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from classifier.versions import current_version
 from tests.classifier.conftest import requires_shared
 from tests.classifier.reviews import write_reviewed_export
 from tests.factories import write_small_scenario
@@ -99,7 +100,9 @@ def test_retrain_notebook_trains_a_candidate_and_matches_the_benchmark(
     )
     candidate = tmp_path / "candidates" / "nb1"
     manifest = json.loads((candidate / "manifest.json").read_text())
-    assert manifest["parent"] == "v2" and manifest["training_data"]["reviewed_labels"]["file"] == export.name
+    in_use = current_version(REPO / "classifier" / "artifacts")
+    assert manifest["parent"] == in_use
+    assert manifest["training_data"]["reviewed_labels"]["file"] == export.name
     assert "reviewed_labels" in manifest["training_data"]["problem_rows"]
     assert "## Lineage" in (candidate / "MODEL_CARD.md").read_text()
     figures = json.loads(figures_path.read_text())

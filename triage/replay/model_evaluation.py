@@ -29,8 +29,7 @@ from classifier.comparison import (
     regressions,
 )
 from classifier.encoder import SentenceEncoder
-from classifier.evaluation import EvaluationSets, evaluate_artifact, evaluation_sets
-from classifier.features import FeatureLoader, artifact_features
+from classifier.evaluation import evaluate_versions
 from classifier.paths import REPO_ROOT, shared_dir
 from classifier.training.reviewed import ReviewedLabels
 from triage.errors import ConfigurationError
@@ -148,19 +147,14 @@ def compare_candidate(
     with its seed and noise sample, so its figures equal those of its own card when ``sample`` is 0.
     """
     options = current.manifest.get("training_options", {})
-    sets: dict[str, EvaluationSets] = {}
-    for kind in {artifact_features(current), artifact_features(candidate)}:
-        sets[kind] = evaluation_sets(
-            FeatureLoader(kind, lambda: encoder),
-            sample=sample,
-            seed=int(options.get("seed", 13)),
-            noise_sample=int(options.get("noise_sample", 6000)),
-            extra=reviewed.records if reviewed else None,
-        )
-    held_out = {
-        "current": evaluate_artifact(current, sets[artifact_features(current)]),
-        "candidate": evaluate_artifact(candidate, sets[artifact_features(candidate)]),
-    }
+    held_out = evaluate_versions(
+        {"current": current, "candidate": candidate},
+        lambda: encoder,
+        sample=sample,
+        seed=int(options.get("seed", 13)),
+        noise_sample=int(options.get("noise_sample", 6000)),
+        extra=reviewed.records if reviewed else None,
+    )
     changes = held_out_changes(held_out["current"], held_out["candidate"], tolerance)
     detection: dict[str, dict[str, dict[str, Any]]] = {}
     if scenarios:
