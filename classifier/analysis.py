@@ -210,8 +210,7 @@ def load_encoder_backend(backend: str = "torch") -> SentenceEncoder:
             return load_onnx_encoder(quantized=backend == "onnx-int8")
         except ImportError as error:
             raise ModelArtifactError(
-                f"backend {backend} needs onnx and onnxruntime: pip install onnx onnxruntime "
-                f"(the project's onnx extra; {error})"
+                f"backend {backend} needs onnx and onnxruntime: pip install 'signal-triage[onnx]' ({error})"
             ) from None
     raise ValueError(f"unknown encoder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 

@@ -53,8 +53,7 @@ def _openvino() -> Any:
         import openvino
     except ImportError as error:
         raise OpenVinoMissingError(
-            f"backend {BACKEND_NAME} needs the openvino package: pip install openvino "
-            "(the project's openvino extra)"
+            f"backend {BACKEND_NAME} needs the openvino package: pip install 'signal-triage[openvino]'"
         ) from error
     return openvino
 

@@ -115,7 +115,7 @@ def test_mute_a_cluster(server: tuple[str, FastAPI], page: object) -> None:
     page.select_option("#mute-minutes", "240")
     page.click("button:has-text('Mute')")
     page.wait_for_selector(".flash.ok:has-text('Muted.')")
-    assert page.locator(".pill.lead", has_text="muted until").count() >= 1
+    page.wait_for_selector(".pill.lead:has-text('muted until')")
     shot(page, "cluster")
 
 
@@ -127,6 +127,8 @@ def test_merge_two_clusters(server: tuple[str, FastAPI], page: object) -> None:
     page.select_option("#merge-target", "k-login")
     page.click("button:has-text('Merge')")
     page.wait_for_selector(".flash.ok:has-text('Merged.')")
+    # waited for, not counted at once: the page's live refresh may be swapping the header in that instant
+    page.wait_for_selector(".pill:has-text('merged into k-login')")
     assert page.locator(".pill", has_text="merged into k-login").count() == 1
     assert page.locator("td", has_text="dana").count() >= 1
     shot(page, "cluster-merged")

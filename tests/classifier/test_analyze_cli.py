@@ -72,3 +72,20 @@ def test_an_unknown_backend_is_one_line_error(tmp_path: Path, monkeypatch: pytes
     code, output = run(str(source), "--out", str(tmp_path / "o.jsonl"), "--backend", "tpu")
     assert code == 1
     assert "unknown encoder backend 'tpu'" in output and not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_refused_backend_names_its_extra_with_the_brackets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classifier.artifact import ModelArtifactError
+
+    def refuse(model_dir: object = None, backend: str = "torch") -> Analyzer:
+        raise ModelArtifactError(
+            f"backend {backend} needs the openvino package: pip install 'signal-triage[openvino]'"
+        )
+
+    monkeypatch.setattr(analyze_module, "load_analyzer", refuse)
+    source = tmp_path / "posts.csv"
+    source.write_text("text\nmy transfer never arrived\n", encoding="utf-8")
+    code, output = run(str(source), "--out", str(tmp_path / "o.jsonl"), "--backend", "openvino-bf16")
+    assert code == 1 and "pip install 'signal-triage[openvino]'" in output  # not eaten as console markup

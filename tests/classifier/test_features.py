@@ -135,5 +135,5 @@ def test_an_onnx_backend_without_its_packages_is_refused_in_one_line(monkeypatch
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
-    with pytest.raises(ModelArtifactError, match=r"needs onnx and onnxruntime: pip install"):
+    with pytest.raises(ModelArtifactError, match=r"onnxruntime: pip install 'signal-triage\[onnx\]'"):
         load_encoder_backend("onnx-fp32")

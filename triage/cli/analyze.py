@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from classifier.analysis import PostAnalysis, load_analyzer
@@ -68,7 +69,7 @@ def analyze(
         posts, rejected = read_posts(input_path)
         analyzer = load_analyzer(model_dir, backend=backend)
     except (PostInputError, ValueError) as error:  # a broken artifact, an unknown or unusable backend
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")  # messages name extras in [brackets]
         raise typer.Exit(1) from None
     for row in rejected:
         console.print(f"[yellow]skipped[/yellow] {input_path}:{row.line}: {row.reason}")

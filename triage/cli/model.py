@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from classifier.artifact import ModelArtifactError
@@ -152,7 +153,7 @@ def train(
                 parent=parent,
             )
     except (SharedDataMissingError, ModelArtifactError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")  # messages name extras in [brackets]
         raise typer.Exit(1) from None
     sentiment = report.metrics["sentiment"]["tweeteval_test_macro_recall"]
     console.print(f"wrote {report.artifact_dir} — TweetEval test macro recall {100 * sentiment:.1f}")

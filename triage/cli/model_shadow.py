@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from classifier.analysis import load_encoder_backend
@@ -126,7 +127,7 @@ def shadow_command(
                 session, tenant, chosen, in_use.problem_threshold, filters, _encoder_for(chosen, settings)
             )
     except ModelArtifactError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")  # messages name extras in [brackets]
         raise typer.Exit(1) from None
     finally:
         engine.dispose()

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from classifier.artifact import ModelArtifactError, load_artifact
@@ -171,7 +172,7 @@ def evaluate_command(
             reviewed=reviewed,
         )
     except SharedDataMissingError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")  # messages name extras in [brackets]
         raise typer.Exit(1) from None
     for label, version in (("current", current_artifact.version), ("candidate", candidate_artifact.version)):
         out.print(
