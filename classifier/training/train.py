@@ -300,8 +300,8 @@ def train_artifact(
         raise ValueError("reviewed labels train the problem heads; they cannot be kept from another version")
     load = encoder or load_sentence_encoder
     say("training sentiment head")
-    sentiment_features = FeatureLoader(options.features, load)
-    sentiment_head, sentiment_metrics = train_sentiment(sentiment_features, options, progress)
+    features = FeatureLoader(options.features, load)  # one encoder load for every head trained here
+    sentiment_head, sentiment_metrics = train_sentiment(features, options, progress)
     if options.problem_heads_from:
         source = load_artifact(output_dir / options.problem_heads_from)
         say(f"keeping the problem and category heads of {source.version}")
@@ -311,9 +311,8 @@ def train_artifact(
         problem_data = source.manifest.get("training_data", {}).get("problem_rows", {})
     else:
         say("training problem and category heads")
-        problem_features = FeatureLoader(options.features, load)
         examples = problem_examples(
-            problem_features,
+            features,
             options.noise_sample,
             options.seed,
             progress=progress,
@@ -325,7 +324,7 @@ def train_artifact(
         tweeteval_test = sample_per_split(load_tweeteval("test"), options.max_per_split, options.seed)
         problem_metrics["tweeteval_test_flagged_rate"] = false_alarm_rate(
             problem_head,
-            embed_records(tweeteval_test, "tweeteval_sentiment", problem_features, progress),
+            embed_records(tweeteval_test, "tweeteval_sentiment", features, progress),
             threshold,
         )
         kinds = dict.fromkeys(("problem", "category", "sentiment"), options.features)
