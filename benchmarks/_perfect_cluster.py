@@ -1,18 +1,20 @@
 """How early a perfect cluster would page each incident under the product's own count test.
 
 The target "triggered by the time the incident's 5th distinct author has posted" asks two things at once:
-that the incident's reports are gathered together, and that so few authors are surprising enough against
-the everyday complaints to page. This reference takes the first away. It hands the page test of
+that the incident's reports are gathered together, and that so few authors are surprising enough against the
+everyday complaints to page. This reference takes the first away. It hands the page test of
 ``triage.detection`` (the same baseline, negative-binomial tail, Bonferroni factor, author floor and rate
 ratio) a cluster known in hindsight: the centre of all of the incident's flagged reports, with every flagged
-report of the trailing window that matches it at the most favourable of ``HINDSIGHT_LEVELS``. At each new
-author's first report it asks whether that window would page. Where even this pages after the 5th author,
-the target needs a sharper embedding or classifier (or a looser false-alarm budget), not better clustering.
+report of the trailing window that matches it at the most favourable of ``HINDSIGHT_LEVELS``, on the
+incident's own service (so the laxer budget after a change on that service applies as it would to the
+product's cluster). At each new author's first report it asks whether that window would page. Where even
+this pages after the 5th author, the target needs a sharper embedding or classifier (or a looser false-alarm
+budget), not better clustering.
 
 It is a reference, not a strict bound: an online cluster centred on an incident's *first* reports can fit
-them better than the centre of the whole incident does, so the product is now and then earlier.
-Match vectors are centred on the trailing complaint history as ``TriageEngine.add_post`` centres them, and
-authors are counted as the scorer counts them (every incident author, flagged or not).
+them better than the centre of the whole incident does, so the product is now and then earlier. Match
+vectors are centred on the trailing complaint history as ``TriageEngine.add_post`` centres them, and authors
+are counted as the scorer counts them (every incident author, flagged or not).
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ def _incident_trigger(
     for _, author, created_at in incident["timeline"]:
         first_reports.setdefault(author, _epoch(created_at))
     onset = _epoch(incident["onset"])
+    # the cause is the latest change on the incident's service before onset (the truth file's contract)
+    changed_at = onset - 60 * float(incident.get("cause_lead_minutes", float("inf")))
     history = ComplaintHistory(settings.policy.baseline_hours * 3600)
     added = 0
     for count, moment in enumerate(sorted(first_reports.values())[:max_authors], start=1):
@@ -98,8 +102,13 @@ def _incident_trigger(
             history.add(times[added], flagged[added].embedding)
             added += 1
         history.forget_before(moment - settings.policy.baseline_hours * 3600)
+        budget = (
+            settings.policy.after_change_max_false_alarm_probability
+            if 0 <= moment - changed_at <= settings.policy.after_change_minutes * 60
+            else settings.policy.max_false_alarm_probability
+        )
         if count >= settings.policy.min_distinct_authors and _would_page(
-            direction, moment, times[:added], authors[:added], fits[:added], history, settings
+            direction, moment, times[:added], authors[:added], fits[:added], history, settings, budget
         ):
             return PerfectClusterTrigger(incident["id"], count, (moment - onset) / 60)
     return PerfectClusterTrigger(incident["id"], None, None)
@@ -128,9 +137,11 @@ def _would_page(
     fits: np.ndarray,
     history: ComplaintHistory,
     settings: Settings,
+    budget: float,
 ) -> bool:
     """The product's page test (``evaluate_cluster``) on the window's reports that fit ``direction``, at
-    the most favourable of the ``HINDSIGHT_LEVELS`` but charged only the product's own Bonferroni factor."""
+    the most favourable of the ``HINDSIGHT_LEVELS`` but charged only the product's own Bonferroni factor,
+    held to the false-alarm ``budget`` the product would hold that window to."""
     policy, clustering = settings.policy, settings.clustering
     window_start = now - policy.window_minutes * 60
     start = int(np.searchsorted(times, window_start, side="left"))
@@ -144,10 +155,7 @@ def _would_page(
         chance = count_tail(count, baseline) if count >= policy.min_distinct_authors else 1.0
         if chance < best_chance:
             best_chance, best_authors, best_expected = chance, count, baseline.expected
-    return (
-        best_chance * charged <= policy.max_false_alarm_probability
-        and best_authors >= policy.min_rate_ratio * best_expected
-    )
+    return best_chance * charged <= budget and best_authors >= policy.min_rate_ratio * best_expected
 
 
 def _epoch(moment: str) -> float:

@@ -60,3 +60,16 @@ def test_reports_with_nothing_in_common_never_page() -> None:
 def _single(stream):  # type: ignore[no-untyped-def]
     posts, incident = stream
     return posts, [incident]
+
+
+def test_a_change_on_the_incident_service_shortly_before_lets_the_perfect_cluster_page_sooner() -> None:
+    """Held to the budget the product holds a cluster to after a change on its service (the truth file's
+    ``cause_lead_minutes``); a change longer ago than ``after_change_minutes`` does not count."""
+    theme = unit_vector(7)
+    posts, incident = _stream([near(theme, seed, 0.8) for seed in range(30)])
+    plain = perfect_cluster_triggers(posts, [incident], Settings())[0]
+    after_change = perfect_cluster_triggers(posts, [{**incident, "cause_lead_minutes": 20}], Settings())[0]
+    long_ago = perfect_cluster_triggers(posts, [{**incident, "cause_lead_minutes": 200}], Settings())[0]
+    assert plain.authors_by_trigger is not None and after_change.authors_by_trigger is not None
+    assert after_change.authors_by_trigger < plain.authors_by_trigger
+    assert long_ago.authors_by_trigger == plain.authors_by_trigger

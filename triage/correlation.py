@@ -100,3 +100,18 @@ def lead_over_alert_minutes(
     if not later_alerts:
         return None
     return round((min(later_alerts) - triggered_at) / 60, 1)
+
+
+def latest_change_on(
+    service: str | None, changes: Sequence[TriageChange], now: float, within_minutes: float
+) -> TriageChange | None:
+    """The most recent change (not an alert) on ``service`` made within ``within_minutes`` before ``now``."""
+    if service is None or within_minutes <= 0:
+        return None
+    since = now - within_minutes * 60
+    candidates = [
+        change
+        for change in changes
+        if change.can_be_cause and change.service == service and since <= change.time <= now
+    ]
+    return max(candidates, key=lambda change: change.time, default=None)

@@ -40,6 +40,14 @@ class DetectionVerdict:
     level_authors: int = 0
     level_expected: float = float("nan")
     levels_tested: int = 1
+    #: the deciding level holds at least ``min_rate_ratio`` times its usual authors
+    exceeds_usual_rate: bool = False
+    #: why a laxer false-alarm budget applied (a recent change on the cluster's service), if one did
+    after_change: str | None = None
+
+    def passes(self, max_false_alarm_probability: float) -> bool:
+        """Whether this count pages under a given false-alarm budget."""
+        return self.exceeds_usual_rate and self.false_alarm_probability <= max_false_alarm_probability
 
     def explain(self) -> str:
         text = f"{self.window_authors} distinct authors in the window where "
@@ -50,7 +58,8 @@ class DetectionVerdict:
                 f"(cosine >= {self.closer_level:.2f}) where {self.level_expected:.2f} are usual"
             )
         tested = f" over {self.levels_tested} similarity levels" if self.levels_tested > 1 else ""
-        return f"{text} (chance {self.false_alarm_probability:.1e}{tested})"
+        text = f"{text} (chance {self.false_alarm_probability:.1e}{tested})"
+        return f"{text}; {self.after_change}" if self.after_change else text
 
 
 def poisson_tail(observed: int, expected: float) -> float:
@@ -176,19 +185,17 @@ def evaluate_cluster(
     ]
     best = min(range(len(levels)), key=lambda index: (chances[index], index))
     probability = min(1.0, chances[best] * len(levels))
-    triggered = (
-        probability <= policy.max_false_alarm_probability
-        and authors[best] >= policy.min_rate_ratio * expected[best]
-    )
+    exceeds_usual_rate = authors[best] >= policy.min_rate_ratio * expected[best]
     return DetectionVerdict(
         window_authors,
         expected[0],
         probability,
-        triggered,
+        exceeds_usual_rate and probability <= policy.max_false_alarm_probability,
         closer_level=levels[best] if best else None,
         level_authors=authors[best],
         level_expected=expected[best],
         levels_tested=len(levels),
+        exceeds_usual_rate=exceeds_usual_rate,
     )
 
 

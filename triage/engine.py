@@ -14,7 +14,7 @@ import numpy as np
 
 from triage.catalog import ServiceCatalog
 from triage.clustering import ACTIVE, Cluster, ClusterBook, match_vector
-from triage.correlation import RankedChange, lead_over_alert_minutes, rank_likely_causes
+from triage.correlation import RankedChange, latest_change_on, lead_over_alert_minutes, rank_likely_causes
 from triage.detection import (
     DetectionVerdict,
     evaluate_cluster,
@@ -237,8 +237,27 @@ class TriageEngine:
             self.settings.policy.closer_levels,
         )
         if not verdict.triggered:
+            verdict = self._after_recent_change(cluster, now, verdict)
+        if not verdict.triggered:
             return
         self._open_signal(cluster, now, verdict, verdict.explain())
+
+    def _after_recent_change(
+        self, cluster: Cluster, now: float, verdict: DetectionVerdict
+    ) -> DetectionVerdict:
+        """Most outages follow a change to the service they hit, so a count that is surprising but not yet
+        surprising enough pages when the cluster's service changed shortly before: the laxer budget is
+        paid for by how rarely a service has just changed. Where nothing changed, the strict budget stands."""
+        policy = self.settings.policy
+        if not verdict.passes(policy.after_change_max_false_alarm_probability):
+            return verdict
+        service = self._service_of(cluster)
+        change = latest_change_on(service, self.changes, now, policy.after_change_minutes)
+        if change is None:
+            return verdict
+        minutes = (now - change.time) / 60
+        reason = f"{change.kind} {change.external_id} on {service} {minutes:.0f} min before"
+        return replace(verdict, triggered=True, after_change=reason)
 
     def _open_signal(self, cluster: Cluster, now: float, verdict: DetectionVerdict, detail: str) -> None:
         cluster = self._detach_burst(cluster, now)

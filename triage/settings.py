@@ -117,6 +117,17 @@ class PolicySettings(BaseModel):
         "authors: real complaint counts vary more than a Poisson law allows, so a busy everyday kind of "
         "complaint can look improbable at twice its usual rate without anything being broken.",
     )
+    after_change_minutes: float = Field(
+        90.0,
+        description="A deploy, config or flag change on a cluster's service this recently (before the "
+        "count) makes an outage there far likelier than on an ordinary hour, so the count is held to "
+        "after_change_max_false_alarm_probability instead. 0: every count is held to the same budget.",
+    )
+    after_change_max_false_alarm_probability: float = Field(
+        1e-3,
+        description="False-alarm budget of a cluster whose service changed within after_change_minutes "
+        "(the rate test and min_distinct_authors still apply).",
+    )
     closer_levels: list[float] = Field(
         [0.30, 0.40],
         description="Similarity levels closer than the join test at which a cluster's window is also "
