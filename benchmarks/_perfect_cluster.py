@@ -6,8 +6,8 @@ everyday complaints to page. This reference takes the first away. It hands the p
 ``triage.detection`` (the same baseline, negative-binomial tail, Bonferroni factor, author floor and rate
 ratio) a cluster known in hindsight: the centre of all of the incident's flagged reports, with every flagged
 report of the trailing window that matches it at the most favourable of ``HINDSIGHT_LEVELS``, on the
-incident's own service (so the laxer budget after a change on that service applies as it would to the
-product's cluster). At each new author's first report it asks whether that window would page. Where even
+incident's own service (so the budget after a change on that service is the one the product would allow its
+cluster). At each new author's first report it asks whether that window would page. Where even
 this pages after the 5th author, the target needs a sharper embedding or classifier (or a looser false-alarm
 budget), not better clustering.
 
@@ -25,8 +25,9 @@ from datetime import datetime
 
 import numpy as np
 
+from triage.correlation import latest_change_on, share_after_changes
 from triage.detection import count_tail, usual_counts
-from triage.events import TriagePost, to_epoch
+from triage.events import TriageChange, TriagePost, to_epoch
 from triage.history import ComplaintHistory
 from triage.settings import Settings
 
@@ -47,18 +48,22 @@ def perfect_cluster_triggers(
     posts: Sequence[TriagePost],
     incidents: Sequence[dict],
     settings: Settings,
+    changes: Sequence[TriageChange] = (),
     max_authors: int = 60,
 ) -> list[PerfectClusterTrigger]:
     """The perfect cluster's trigger for every incident of a truth file (``incidents`` as the truth file
-    holds them) over the analysed ``posts`` of its scenario, in event order. Authors after ``max_authors``
-    are not tried (a trigger that late says enough)."""
+    holds them) over the analysed ``posts`` of its scenario, in event order, with the scenario's ``changes``
+    (which set the budget after a change). Authors after ``max_authors`` are not tried (a trigger that late
+    says enough)."""
     flagged = [post for post in posts if post.problem_probability >= settings.clustering.problem_threshold]
     times = np.array([post.time for post in flagged])
     authors = [post.author for post in flagged]
     matches = _match_vectors(flagged, settings)
     results = []
     for incident in incidents:
-        results.append(_incident_trigger(incident, flagged, times, authors, matches, settings, max_authors))
+        results.append(
+            _incident_trigger(incident, flagged, times, authors, matches, settings, changes, max_authors)
+        )
     return results
 
 
@@ -82,6 +87,7 @@ def _incident_trigger(
     authors: Sequence[str],
     matches: np.ndarray,
     settings: Settings,
+    changes: Sequence[TriageChange],
     max_authors: int,
 ) -> PerfectClusterTrigger:
     own = set(incident["posts"])
@@ -93,8 +99,6 @@ def _incident_trigger(
     for _, author, created_at in incident["timeline"]:
         first_reports.setdefault(author, _epoch(created_at))
     onset = _epoch(incident["onset"])
-    # the cause is the latest change on the incident's service before onset (the truth file's contract)
-    changed_at = onset - 60 * float(incident.get("cause_lead_minutes", float("inf")))
     history = ComplaintHistory(settings.policy.baseline_hours * 3600)
     added = 0
     for count, moment in enumerate(sorted(first_reports.values())[:max_authors], start=1):
@@ -102,11 +106,7 @@ def _incident_trigger(
             history.add(times[added], flagged[added].embedding)
             added += 1
         history.forget_before(moment - settings.policy.baseline_hours * 3600)
-        budget = (
-            settings.policy.after_change_max_false_alarm_probability
-            if 0 <= moment - changed_at <= settings.policy.after_change_minutes * 60
-            else settings.policy.max_false_alarm_probability
-        )
+        budget = page_budget(incident.get("service"), changes, moment, settings)
         if count >= settings.policy.min_distinct_authors and _would_page(
             direction, moment, times[:added], authors[:added], fits[:added], history, settings, budget
         ):
@@ -158,6 +158,19 @@ def _would_page(
     return best_chance * charged <= budget and best_authors >= policy.min_rate_ratio * best_expected
 
 
+def page_budget(
+    service: str | None, changes: Sequence[TriageChange], now: float, settings: Settings
+) -> float:
+    """The false-alarm budget the product allows a cluster of ``service`` at ``now``
+    (``TriageEngine._after_recent_change``)."""
+    policy = settings.policy
+    if latest_change_on(service, changes, now, policy.after_change_minutes) is None:
+        return policy.max_false_alarm_probability
+    share = share_after_changes(service, changes, now, policy.after_change_minutes, policy.baseline_hours)
+    factor = min(policy.after_change_max_budget_factor, 1.0 / max(share, 1e-9))
+    return policy.max_false_alarm_probability * factor
+
+
 def _epoch(moment: str) -> float:
     return to_epoch(datetime.fromisoformat(moment.replace("Z", "+00:00")))
 
@@ -166,13 +179,15 @@ def stored_triggers(
     database_url: str, tenant: str, model_version: str, incidents: Sequence[dict], settings: Settings
 ) -> list[PerfectClusterTrigger]:
     """:func:`perfect_cluster_triggers` over the posts a replay stored and analysed."""
-    from triage.replay.flow import load_posts
+    from triage.replay.flow import load_change_rows, load_posts, to_changes
     from triage.storage.database import create_db_engine, session_factory, transaction
 
     engine = create_db_engine(database_url)
     try:
         with transaction(session_factory(engine)) as session:
             posts = load_posts(session, tenant, model_version)
+            rows = load_change_rows(session, tenant)
+            changes = to_changes(rows, np.zeros((len(rows), 384), dtype=np.float32))
     finally:
         engine.dispose()
-    return perfect_cluster_triggers(posts, incidents, settings)
+    return perfect_cluster_triggers(posts, incidents, settings, changes)

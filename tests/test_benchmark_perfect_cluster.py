@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks._perfect_cluster import perfect_cluster_triggers
-from tests.factories import near, stamp, triage_post, unit_vector
+from tests.factories import near, stamp, triage_change, triage_post, unit_vector
+from triage.events import TriageChange
 from triage.settings import Settings
 
 BACKGROUND_MINUTES = 240
@@ -63,13 +64,18 @@ def _single(stream):  # type: ignore[no-untyped-def]
 
 
 def test_a_change_on_the_incident_service_shortly_before_lets_the_perfect_cluster_page_sooner() -> None:
-    """Held to the budget the product holds a cluster to after a change on its service (the truth file's
-    ``cause_lead_minutes``); a change longer ago than ``after_change_minutes`` does not count."""
+    """Held to the budget the product allows a cluster after a change on its service; a change longer
+    ago than ``after_change_minutes``, or on another service, does not count."""
     theme = unit_vector(7)
     posts, incident = _stream([near(theme, seed, 0.8) for seed in range(30)])
-    plain = perfect_cluster_triggers(posts, [incident], Settings())[0]
-    after_change = perfect_cluster_triggers(posts, [{**incident, "cause_lead_minutes": 20}], Settings())[0]
-    long_ago = perfect_cluster_triggers(posts, [{**incident, "cause_lead_minutes": 200}], Settings())[0]
-    assert plain.authors_by_trigger is not None and after_change.authors_by_trigger is not None
-    assert after_change.authors_by_trigger < plain.authors_by_trigger
-    assert long_ago.authors_by_trigger == plain.authors_by_trigger
+    incident = {**incident, "service": "cards"}
+
+    def trigger(*changes: TriageChange) -> int | None:
+        return perfect_cluster_triggers(posts, [incident], Settings(), changes)[0].authors_by_trigger
+
+    plain = trigger()
+    assert plain is not None
+    after_deploy = trigger(triage_change("c1", BACKGROUND_MINUTES - 20, "cards"))
+    assert after_deploy is not None and after_deploy < plain
+    assert trigger(triage_change("c1", BACKGROUND_MINUTES - 200, "cards")) == plain
+    assert trigger(triage_change("c1", BACKGROUND_MINUTES - 20, "loans")) == plain

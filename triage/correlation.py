@@ -115,3 +115,29 @@ def latest_change_on(
         if change.can_be_cause and change.service == service and since <= change.time <= now
     ]
     return max(candidates, key=lambda change: change.time, default=None)
+
+
+def share_after_changes(
+    service: str | None, changes: Sequence[TriageChange], now: float, within_minutes: float, over_hours: float
+) -> float:
+    """Share of the last ``over_hours`` that ``service`` spent within ``within_minutes`` after a change
+    (not an alert): how often "it just changed" is true of it anyway, which is what a laxer budget after a
+    change costs in false alarms."""
+    if service is None or over_hours <= 0:
+        return 0.0
+    since, reach = now - over_hours * 3600, within_minutes * 60
+    spans = sorted(
+        (max(change.time, since), min(change.time + reach, now))
+        for change in changes
+        if change.can_be_cause
+        and change.service == service
+        and change.time <= now
+        and change.time + reach > since
+    )
+    covered, reached = 0.0, since
+    for start, stop in spans:
+        start = max(start, reached)
+        if stop > start:
+            covered += stop - start
+        reached = max(reached, stop)
+    return covered / (over_hours * 3600)

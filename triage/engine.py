@@ -14,7 +14,13 @@ import numpy as np
 
 from triage.catalog import ServiceCatalog
 from triage.clustering import ACTIVE, Cluster, ClusterBook, match_vector
-from triage.correlation import RankedChange, latest_change_on, lead_over_alert_minutes, rank_likely_causes
+from triage.correlation import (
+    RankedChange,
+    latest_change_on,
+    lead_over_alert_minutes,
+    rank_likely_causes,
+    share_after_changes,
+)
 from triage.detection import (
     DetectionVerdict,
     evaluate_cluster,
@@ -246,17 +252,29 @@ class TriageEngine:
         self, cluster: Cluster, now: float, verdict: DetectionVerdict
     ) -> DetectionVerdict:
         """Most outages follow a change to the service they hit, so a count that is surprising but not yet
-        surprising enough pages when the cluster's service changed shortly before: the laxer budget is
-        paid for by how rarely a service has just changed. Where nothing changed, the strict budget stands."""
+        surprising enough pages when the cluster's service changed shortly before. The budget grows by how
+        rarely the service is that close after a change (at most ``after_change_max_budget_factor``): a
+        service that is always just deployed gets no laxer budget, and whatever the deploy rate, the budget
+        spent after changes adds at most the strict budget again to the false alarms."""
         policy = self.settings.policy
-        if not verdict.passes(policy.after_change_max_false_alarm_probability):
+        strict = policy.max_false_alarm_probability
+        if not verdict.passes(strict * policy.after_change_max_budget_factor):
             return verdict
         service = self._service_of(cluster)
         change = latest_change_on(service, self.changes, now, policy.after_change_minutes)
         if change is None:
             return verdict
-        minutes = (now - change.time) / 60
-        reason = f"{change.kind} {change.external_id} on {service} {minutes:.0f} min before"
+        share = share_after_changes(
+            service, self.changes, now, policy.after_change_minutes, policy.baseline_hours
+        )
+        factor = min(policy.after_change_max_budget_factor, 1.0 / max(share, 1e-9))
+        if not verdict.passes(strict * factor):
+            return verdict
+        reason = (
+            f"{change.kind} {change.external_id} on {service} {(now - change.time) / 60:.0f} min before "
+            f"(that soon after a change {share:.0%} of the last {policy.baseline_hours:.0f} h: "
+            f"chance allowed {strict * factor:.1e})"
+        )
         return replace(verdict, triggered=True, after_change=reason)
 
     def _open_signal(self, cluster: Cluster, now: float, verdict: DetectionVerdict, detail: str) -> None:

@@ -120,13 +120,15 @@ class PolicySettings(BaseModel):
     after_change_minutes: float = Field(
         90.0,
         description="A deploy, config or flag change on a cluster's service this recently (before the "
-        "count) makes an outage there far likelier than on an ordinary hour, so the count is held to "
-        "after_change_max_false_alarm_probability instead. 0: every count is held to the same budget.",
+        "count) makes an outage there far likelier than on an ordinary hour, so the count may page at a "
+        "laxer chance (see after_change_max_budget_factor). 0: every count is held to the same budget.",
     )
-    after_change_max_false_alarm_probability: float = Field(
-        1e-3,
-        description="False-alarm budget of a cluster whose service changed within after_change_minutes "
-        "(the rate test and min_distinct_authors still apply).",
+    after_change_max_budget_factor: float = Field(
+        10.0,
+        description="After a change, max_false_alarm_probability is multiplied by the inverse of the share "
+        "of the last baseline_hours the service spent that soon after a change, at most by this: the "
+        "budget spent after changes then adds at most max_false_alarm_probability to the false alarms, "
+        "however often the service changes. 1: no laxer budget.",
     )
     closer_levels: list[float] = Field(
         [0.30, 0.40],

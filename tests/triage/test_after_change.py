@@ -10,7 +10,7 @@ from ingest.records import Service
 from tests.factories import START, near, triage_change, triage_post, unit_vector
 from triage.catalog import ServiceCatalog
 from triage.clustering import Cluster
-from triage.correlation import latest_change_on
+from triage.correlation import latest_change_on, share_after_changes
 from triage.detection import DetectionVerdict
 from triage.engine import TriageEngine
 from triage.settings import Settings
@@ -65,8 +65,9 @@ def test_a_recent_change_on_the_service_lets_a_nearly_surprising_count_page(
     )
     assert verdict.triggered is pages
     if pages:
-        assert verdict.after_change == f"{kind} c1 on cards 30 min before"
-        assert "c1 on cards 30 min before" in verdict.explain()
+        assert verdict.after_change is not None
+        assert verdict.after_change.startswith(f"{kind} c1 on cards 30 min before")
+        assert "chance allowed 1.0e-03" in verdict.explain()
 
 
 def test_without_after_change_minutes_every_count_keeps_the_strict_budget() -> None:
@@ -78,6 +79,40 @@ def test_without_after_change_minutes_every_count_keeps_the_strict_budget() -> N
         _cluster_about_cards(), START.timestamp() + 510 * 60, _verdict(5e-4)
     )
     assert not verdict.triggered
+
+
+def test_a_service_that_is_always_just_changed_gets_no_laxer_budget() -> None:
+    """Deployed every hour for a day, "it just changed" says nothing about an outage there."""
+    engine = _engine()
+    for hour in range(24):
+        engine.add_change(triage_change(f"c{hour}", 60 * hour + 5, "cards"))
+    now = START.timestamp() + (23 * 60 + 30) * 60
+    assert not engine._after_recent_change(_cluster_about_cards(), now, _verdict(5e-4)).triggered
+
+
+def test_the_budget_grows_by_how_rarely_the_service_is_just_changed() -> None:
+    """Changes 3 hours apart keep cards within 90 min of one 660 of the last 1,440 minutes: budget x2.18."""
+    engine = _engine()
+    for step in range(8):
+        engine.add_change(triage_change(f"c{step}", 180 * step, "cards"))
+    now = START.timestamp() + (21 * 60 + 30) * 60
+    cluster = _cluster_about_cards()
+    assert engine._after_recent_change(cluster, now, _verdict(2.1e-4)).triggered
+    assert not engine._after_recent_change(cluster, now, _verdict(2.3e-4)).triggered
+
+
+def test_share_after_changes_counts_overlapping_spans_once() -> None:
+    changes = [
+        triage_change("c1", 0, "cards"),
+        triage_change("c2", 30, "cards"),  # overlaps c1's span
+        triage_change("c3", 600, "cards", "alert"),  # not a change
+        triage_change("c4", 700, "loans"),
+    ]
+    now = START.timestamp() + 24 * 3600
+    assert share_after_changes("cards", changes, now, 90, 24) == pytest.approx(120 / 1440)
+    assert share_after_changes("loans", changes, now, 90, 24) == pytest.approx(90 / 1440)
+    assert share_after_changes("cards", changes, now, 90, 12) == 0.0
+    assert share_after_changes(None, changes, now, 90, 24) == 0.0
 
 
 def test_latest_change_on_picks_the_most_recent_change_of_the_service() -> None:
