@@ -50,5 +50,7 @@ def test_smoke_catches_every_incident_with_the_right_cause_and_no_false_page(
     assert product["incidents_detected"] == product["incidents_total"]
     assert product["false_escalations"] == 0 and product["duplicate_escalations"] == 0
     assert product["cause_top1_accuracy"] == 1.0
+    # issue #5's latest-trigger target: every incident paged by its 8th distinct author
+    assert all(incident["authors_by_trigger"] <= 8 for incident in product["per_incident"])
     assert product["false_escalations"] < naive["false_escalations"]
     assert product["incidents_detected"] >= naive["incidents_detected"]
