@@ -260,7 +260,7 @@ class TriageEngine:
         strict = policy.max_false_alarm_probability
         if not verdict.passes(strict * policy.after_change_max_budget_factor):
             return verdict
-        service = self._service_of(cluster)
+        service = self._service_of_burst(cluster, now)
         change = latest_change_on(service, self.changes, now, policy.after_change_minutes)
         if change is None:
             return verdict
@@ -334,15 +334,36 @@ class TriageEngine:
         """The burst that pages, apart from the everyday complaints a long-lived cluster gathered
         before it: an incident that lands in such a cluster is reported as its own problem (its own
         posts, service and onset), and the everyday cluster carries on unescalated."""
+        parts = self._burst_apart(cluster, now)
+        if parts is None:
+            return cluster
+        older, burst = parts
+        return self.book.split(cluster, older, burst, now)
+
+    def _burst_apart(self, cluster: Cluster, now: float) -> tuple[list[TriagePost], list[TriagePost]] | None:
+        """(the everyday reports before the window, the burst in it) of a long-lived cluster; None for a
+        cluster young enough to be the burst itself."""
         window = self.settings.policy.window_minutes * 60
         window_start = now - window
         if cluster.first_post_at >= window_start - window:
-            return cluster
+            return None
         burst = [member for member in cluster.members if member.time >= window_start]
         older = [member for member in cluster.members if member.time < window_start]
-        if not burst or not older:
-            return cluster
-        return self.book.split(cluster, older, burst, now)
+        return (older, burst) if burst and older else None
+
+    def _service_of_burst(self, cluster: Cluster, now: float) -> str | None:
+        """The service a page of ``cluster`` would carry (that of its burst), without splitting it yet."""
+        parts = self._burst_apart(cluster, now)
+        if parts is None:
+            return self._service_of(cluster)
+        burst = Cluster(key=cluster.key, born_at=now)
+        for member in parts[1]:
+            burst.add(
+                member,
+                self.settings.clustering.recent_centroid_minutes * 60,
+                member.post_id in cluster.attached,
+            )
+        return self._service_of(burst)
 
     def _gather_burst(self, cluster: Cluster, service: str | None, onset: float, now: float) -> None:
         """Fold in what is plainly the same outage said differently: clusters bursting in the same window

@@ -160,3 +160,20 @@ def test_the_same_burst_pages_earlier_after_a_deploy_on_its_service() -> None:
     assert deploy_signal.verdict.after_change is not None
     assert plain_signal.verdict.after_change is None
     assert deploy_signal.top_change == "c9"
+
+
+def test_the_change_is_looked_up_on_the_service_of_the_burst_not_of_the_everyday_reports_before_it() -> None:
+    """A long-lived cluster of loan complaints whose last half hour is a card burst pages (if it pages)
+    as a card problem, so a card deploy is what lets it page sooner."""
+    engine = _engine()
+    engine.add_change(triage_change("c1", 590, "cards"))
+    cluster = Cluster(key="cl-1", born_at=START.timestamp())
+    loans = unit_vector(8)
+    for number in range(30):
+        cluster.add(triage_post(number, 400 + 5 * number, f"old{number}", near(loans, number, 0.2)))
+    for number in range(30, 40):
+        cluster.add(triage_post(number, 590 + (number - 30), f"new{number}", near(_CARDS, number, 0.2)))
+    now = START.timestamp() + 600 * 60
+    assert engine.catalog.match(cluster).service == "loans"
+    verdict = engine._after_recent_change(cluster, now, _verdict(5e-4))
+    assert verdict.triggered and verdict.after_change is not None and "on cards" in verdict.after_change
