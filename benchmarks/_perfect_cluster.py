@@ -25,7 +25,7 @@ from datetime import datetime
 
 import numpy as np
 
-from triage.correlation import latest_change_on, share_after_changes
+from triage.correlation import change_allowance
 from triage.detection import count_tail, usual_counts
 from triage.events import TriageChange, TriagePost, to_epoch
 from triage.history import ComplaintHistory
@@ -163,12 +163,8 @@ def page_budget(
 ) -> float:
     """The false-alarm budget the product allows a cluster of ``service`` at ``now``
     (``TriageEngine._after_recent_change``)."""
-    policy = settings.policy
-    if latest_change_on(service, changes, now, policy.after_change_minutes) is None:
-        return policy.max_false_alarm_probability
-    share = share_after_changes(service, changes, now, policy.after_change_minutes, policy.baseline_hours)
-    factor = min(policy.after_change_max_budget_factor, 1.0 / max(share, 1e-9))
-    return policy.max_false_alarm_probability * factor
+    allowance = change_allowance(service, changes, now, settings.policy)
+    return settings.policy.max_false_alarm_probability * (allowance.factor if allowance else 1.0)
 
 
 def _epoch(moment: str) -> float:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triage.events import TriageChange
-from triage.settings import CorrelationSettings
+from triage.settings import CorrelationSettings, PolicySettings
 
 
 @dataclass(frozen=True)
@@ -141,3 +141,38 @@ def share_after_changes(
             covered += stop - start
         reached = max(reached, stop)
     return covered / (over_hours * 3600)
+
+
+@dataclass(frozen=True)
+class ChangeAllowance:
+    """How much laxer a test of a cluster may be because its service has just changed."""
+
+    change: TriageChange
+    service: str
+    #: share of the last ``baseline_hours`` the service spent that soon after a change
+    share: float
+    factor: float
+
+    def describe(self, now: float, budget: float, over_hours: float) -> str:
+        minutes = (now - self.change.time) / 60
+        return (
+            f"{self.change.kind} {self.change.external_id} on {self.service} {minutes:.0f} min before "
+            f"(that soon after a change {self.share:.0%} of the last {over_hours:.0f} h: "
+            f"chance allowed {budget * self.factor:.1e})"
+        )
+
+
+def change_allowance(
+    service: str | None, changes: Sequence[TriageChange], now: float, policy: PolicySettings
+) -> ChangeAllowance | None:
+    """Most outages follow a change to the service they hit, and a service has rarely just changed: a test
+    of a cluster on a service changed within ``after_change_minutes`` may be laxer by the inverse of how
+    often that is true of the service anyway (at most ``after_change_max_budget_factor``). A service that is
+    always just deployed gains nothing, and whatever the deploy rate, the chance spent after changes adds
+    at most the strict chance again to the false alarms. None: no recent change, nothing laxer."""
+    change = latest_change_on(service, changes, now, policy.after_change_minutes)
+    if change is None or service is None:
+        return None
+    share = share_after_changes(service, changes, now, policy.after_change_minutes, policy.baseline_hours)
+    factor = min(policy.after_change_max_budget_factor, 1.0 / max(share, 1e-9))
+    return ChangeAllowance(change, service, share, factor) if factor > 1.0 else None

@@ -16,10 +16,9 @@ from triage.catalog import ServiceCatalog
 from triage.clustering import ACTIVE, Cluster, ClusterBook, match_vector
 from triage.correlation import (
     RankedChange,
-    latest_change_on,
+    change_allowance,
     lead_over_alert_minutes,
     rank_likely_causes,
-    share_after_changes,
 )
 from triage.detection import (
     DetectionVerdict,
@@ -146,9 +145,17 @@ class TriageEngine:
                 self._refresh_signal(cluster, signal, now)
 
     def _is_bursting(self, cluster: Cluster, now: float) -> bool:
-        """Whether a cluster's window is surprising at the lenient level clusters are born at."""
-        verdict = evaluate_cluster(cluster, now, self.history, self.settings.policy, self.settings.clustering)
-        return verdict.false_alarm_probability <= self.settings.clustering.birth_max_probability
+        """Whether a cluster's window is surprising at the lenient level clusters are born at (laxer by the
+        same allowance a page gets when the service of its burst has just changed)."""
+        policy = self.settings.policy
+        verdict = evaluate_cluster(cluster, now, self.history, policy, self.settings.clustering)
+        level = self.settings.clustering.birth_max_probability
+        if verdict.false_alarm_probability <= level:
+            return True
+        if verdict.false_alarm_probability > level * policy.after_change_max_budget_factor:
+            return False
+        allowance = change_allowance(self._service_of_burst(cluster, now), self.changes, now, policy)
+        return allowance is not None and verdict.false_alarm_probability <= level * allowance.factor
 
     # -- human decisions (constraints every later pass keeps) ----------------------------------
     def mute(self, cluster_key: str, until: float, now: float) -> None:
@@ -251,31 +258,18 @@ class TriageEngine:
     def _after_recent_change(
         self, cluster: Cluster, now: float, verdict: DetectionVerdict
     ) -> DetectionVerdict:
-        """Most outages follow a change to the service they hit, so a count that is surprising but not yet
-        surprising enough pages when the cluster's service changed shortly before. The budget grows by how
-        rarely the service is that close after a change (at most ``after_change_max_budget_factor``): a
-        service that is always just deployed gets no laxer budget, and whatever the deploy rate, the budget
-        spent after changes adds at most the strict budget again to the false alarms."""
+        """A count that is surprising but not yet surprising enough pages when the service of the burst has
+        just changed, at the laxer budget ``change_allowance`` grants."""
         policy = self.settings.policy
         strict = policy.max_false_alarm_probability
         if not verdict.passes(strict * policy.after_change_max_budget_factor):
             return verdict
-        service = self._service_of_burst(cluster, now)
-        change = latest_change_on(service, self.changes, now, policy.after_change_minutes)
-        if change is None:
+        allowance = change_allowance(self._service_of_burst(cluster, now), self.changes, now, policy)
+        if allowance is None or not verdict.passes(strict * allowance.factor):
             return verdict
-        share = share_after_changes(
-            service, self.changes, now, policy.after_change_minutes, policy.baseline_hours
+        return replace(
+            verdict, triggered=True, after_change=allowance.describe(now, strict, policy.baseline_hours)
         )
-        factor = min(policy.after_change_max_budget_factor, 1.0 / max(share, 1e-9))
-        if not verdict.passes(strict * factor):
-            return verdict
-        reason = (
-            f"{change.kind} {change.external_id} on {service} {(now - change.time) / 60:.0f} min before "
-            f"(that soon after a change {share:.0%} of the last {policy.baseline_hours:.0f} h: "
-            f"chance allowed {strict * factor:.1e})"
-        )
-        return replace(verdict, triggered=True, after_change=reason)
 
     def _open_signal(self, cluster: Cluster, now: float, verdict: DetectionVerdict, detail: str) -> None:
         cluster = self._detach_burst(cluster, now)

@@ -8,6 +8,7 @@ import pytest
 
 from ingest.records import Service
 from tests.factories import START, near, triage_change, triage_post, unit_vector
+from triage import engine as engine_module
 from triage.catalog import ServiceCatalog
 from triage.clustering import Cluster
 from triage.correlation import latest_change_on, share_after_changes
@@ -177,3 +178,22 @@ def test_the_change_is_looked_up_on_the_service_of_the_burst_not_of_the_everyday
     assert engine.catalog.match(cluster).service == "loans"
     verdict = engine._after_recent_change(cluster, now, _verdict(5e-4))
     assert verdict.triggered and verdict.after_change is not None and "on cards" in verdict.after_change
+
+
+@pytest.mark.parametrize(
+    ("probability", "with_change", "bursting"),
+    [
+        (5e-3, False, True),  # bursting at the birth level anyway
+        (5e-2, False, False),
+        (5e-2, True, True),  # laxer after a change, as a page is
+        (2e-1, True, False),  # beyond the largest allowance
+    ],
+)
+def test_whether_a_cluster_is_bursting_for_a_merge_gets_the_same_allowance_after_a_change(
+    monkeypatch: pytest.MonkeyPatch, probability: float, with_change: bool, bursting: bool
+) -> None:
+    engine = _engine()
+    if with_change:
+        engine.add_change(triage_change("c1", 480, "cards"))
+    monkeypatch.setattr(engine_module, "evaluate_cluster", lambda *args, **kwargs: _verdict(probability))
+    assert engine._is_bursting(_cluster_about_cards(), START.timestamp() + 510 * 60) is bursting
