@@ -56,6 +56,9 @@ class Cluster:
     peak_window_authors: int = 0
     #: join threshold while it surges (set each pass from how much of its surroundings is the surge)
     surge_join: float | None = None
+    #: plain cosine to its centre at which it attaches reports the centred test matched to nothing
+    #: (set each pass while it surges; None: it attaches none)
+    surge_attach: float | None = None
     #: posts taken in only at a surge's looser level: reported with it (they are its customers), but
     #: they neither move its centre nor count in its window, so the everyday complaints a loose join
     #: touches can neither drag the incident towards them nor keep it open
@@ -167,6 +170,10 @@ class ClusterBook:
             nearest.add(post, self._decay, self._only_loosely(similarity, nearest))
             self._centroids_stale = self._recent_stale = True
             return nearest
+        attach_to = self._attaching_incident(post)
+        if attach_to is not None:
+            attach_to.add(post, self._decay, attached=True)
+            return attach_to
         keep = max(self.settings.birth_window_minutes, self.settings.recruit_lookback_minutes)
         self._forget_pending_before(post.time - keep * 60)
         self.pending.append(post)
@@ -188,6 +195,18 @@ class ClusterBook:
             if similarities[hot_best] >= self.join_threshold(self.live[hot_best]):
                 return self.live[hot_best], float(similarities[hot_best])
         return None, 0.0
+
+    def _attaching_incident(self, post: TriagePost) -> Cluster | None:
+        """The surging incident ``post`` is plainly close enough to (see ``Cluster.surge_attach``)."""
+        best: tuple[float, str] | None = None
+        chosen: Cluster | None = None
+        for cluster in self.live:
+            if not cluster.is_surging or cluster.surge_attach is None:
+                continue
+            similarity = float(post.embedding @ cluster.centroid)
+            if similarity >= cluster.surge_attach and (best is None or (similarity, cluster.key) > best):
+                best, chosen = (similarity, cluster.key), cluster
+        return chosen
 
     def _only_loosely(self, similarity: float, cluster: Cluster) -> bool:
         """Whether a post this similar fits ``cluster`` only at its surge level, not at the hot one."""
@@ -369,6 +388,17 @@ class ClusterBook:
         for post, similarity in fitting:
             cluster.add(post, self._decay, self._only_loosely(similarity, cluster))
         taken = [post for post, _ in fitting]
+        if cluster.is_surging and cluster.surge_attach is not None:
+            fitted = {post.post_id for post in taken}
+            plainly_close = [
+                post
+                for post in self._pending_since(since)
+                if post.post_id not in fitted
+                and float(post.embedding @ cluster.centroid) >= cluster.surge_attach
+            ]
+            for post in plainly_close:
+                cluster.add(post, self._decay, attached=True)
+            taken += plainly_close
         if taken:
             moved = {post.post_id for post in taken}
             self.pending = deque(post for post in self.pending if post.post_id not in moved)

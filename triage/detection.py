@@ -110,14 +110,17 @@ def usual_counts(
     now: float,
     history: ComplaintHistory,
     policy: PolicySettings,
+    centred: bool = True,
 ) -> list[UsualCount]:
     """:func:`expected_count` at several similarity levels (one pass over the history), each with the
-    evidence behind it."""
+    evidence behind it (``centred=False``: plain cosine to ``direction``)."""
     if history.first_time is None or now - history.first_time < policy.learning_hours * 3600:
         return [UsualCount(math.inf, 0.0) for _ in similarities]
     baseline_until = window_start - _BASELINE_GUARD_SECONDS
     baseline_since = now - policy.baseline_hours * 3600
-    similar = history.count_matching_levels(direction, similarities, baseline_since, baseline_until)
+    similar = history.count_matching_levels(
+        direction, similarities, baseline_since, baseline_until, centred=centred
+    )
     total = history.count(baseline_since, baseline_until)
     in_window = history.count(window_start, now + 1)
     prior_matching = policy.prior_share * policy.prior_weight_posts
@@ -245,6 +248,35 @@ def surge_join_similarity(
         if seen >= policy.min_distinct_authors and seen >= policy.min_rate_ratio * baseline.expected:
             return level
     return clustering.hot_join_similarity
+
+
+def surge_attach_similarity(
+    cluster: Cluster,
+    now: float,
+    history: ComplaintHistory,
+    policy: PolicySettings,
+    clustering: ClusteringSettings,
+) -> float | None:
+    """How close, in plain cosine to its centre, a report must be for a surging incident to take it in
+    when the centred comparison found it no home (None: not at all).
+
+    Centring removes what a stream's complaints share, which is what tells one everyday complaint from
+    another; but it also strips a generic report of an outage ("stuck in Denver, worst airline") down to
+    almost nothing, so many of an incident's own customers match it at cosine 0 there while their plain
+    embeddings are close to it. Whether plain closeness is safe is tested like a surge join level: the
+    window's complaints that close must be at least ``min_rate_ratio`` times what an ordinary day holds
+    there. Such reports are only attached: they are reported with the incident but do not count."""
+    levels = sorted(clustering.surge_attach_levels)
+    if not levels:
+        return None
+    window_start = now - policy.window_minutes * 60
+    direction = cluster.centroid
+    observed = history.count_matching_levels(direction, levels, window_start, now + 1, centred=False)
+    usual = usual_counts(direction, levels, window_start, now, history, policy, centred=False)
+    for level, seen, baseline in zip(levels, observed, usual, strict=True):
+        if seen >= policy.min_distinct_authors and seen >= policy.min_rate_ratio * baseline.expected:
+            return level
+    return None
 
 
 def is_emerging_burst(

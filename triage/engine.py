@@ -25,6 +25,7 @@ from triage.detection import (
     evaluate_cluster,
     is_emerging_burst,
     severity_for,
+    surge_attach_similarity,
     surge_join_similarity,
 )
 from triage.events import TriageChange, TriagePost
@@ -367,6 +368,9 @@ class TriageEngine:
         # its own early reports too: before the wording was confirmed they fitted nothing well enough
         recruit_since = min(window_start, onset)
         cluster.surge_join = surge_join_similarity(cluster, now, self.history, self.settings.policy, settings)
+        cluster.surge_attach = surge_attach_similarity(
+            cluster, now, self.history, self.settings.policy, settings
+        )
         recruit_at = cluster.surge_join if cluster.is_surging else settings.hot_join_similarity
         self.book.recruit_pending(cluster, recruit_since, recruit_at)
         if onset < window_start - _SAME_OUTAGE_ONSET_SECONDS:

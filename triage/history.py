@@ -51,16 +51,25 @@ class ComplaintHistory:
         return self.count_matching_levels(direction, (threshold,), since, until)[0]
 
     def count_matching_levels(
-        self, direction: np.ndarray, thresholds: Sequence[float], since: float, until: float
+        self,
+        direction: np.ndarray,
+        thresholds: Sequence[float],
+        since: float,
+        until: float,
+        centred: bool = True,
     ) -> list[int]:
-        """:meth:`count_matching` at several thresholds for the price of one pass over the span."""
+        """:meth:`count_matching` at several thresholds for the price of one pass over the span
+        (``centred=False``: plain cosine of the stored embeddings to ``direction``)."""
         span = self._span(since, until)
         if span.stop <= span.start:
             return [0 for _ in thresholds]
         vectors = self._vectors[span]
-        mean = self.mean_vector()
-        norms = np.sqrt(np.maximum(1.0 - 2.0 * (vectors @ mean) + float(mean @ mean), 1e-12))
-        similarities = (vectors @ direction - float(mean @ direction)) / norms
+        if centred:
+            mean = self.mean_vector()
+            norms = np.sqrt(np.maximum(1.0 - 2.0 * (vectors @ mean) + float(mean @ mean), 1e-12))
+            similarities = (vectors @ direction - float(mean @ direction)) / norms
+        else:
+            similarities = vectors @ direction
         return [int(np.count_nonzero(similarities >= threshold)) for threshold in thresholds]
 
     def mean_vector(self) -> np.ndarray:

@@ -42,6 +42,13 @@ class ClusteringSettings(BaseModel):
         "of its window that resemble it that loosely are still min_rate_ratio times their usual number "
         "(mostly the incident); empty keeps hot_join_similarity.",
     )
+    surge_attach_levels: list[float] = Field(
+        [0.6],
+        description="Plain (uncentred) cosines to a surging incident's centre at which a report the centred "
+        "comparison matched to nothing is attached to it, each only while the window's complaints that close "
+        "are min_rate_ratio times their usual number; attached reports are reported with the incident but do "
+        "not count towards paging. Empty: none.",
+    )
     recent_centroid_minutes: float = Field(
         30.0,
         description="Time constant of the decayed centroid posts are matched against, so a cluster is "
