@@ -380,9 +380,10 @@ class ClusterBook:
     def recruit_pending(self, cluster: Cluster, since: float, threshold: float) -> int:
         """Move pending posts since ``since`` that fit ``cluster`` into it; returns how many moved."""
         # similarities against the centre as it is now: the posts added below move it
+        waiting = self._pending_since(since)
         fitting = [
             (post, similarity)
-            for post in self._pending_since(since)
+            for post in waiting
             if (similarity := float(match_vector(post) @ cluster.recent_mean)) >= threshold
         ]
         for post, similarity in fitting:
@@ -392,7 +393,7 @@ class ClusterBook:
             fitted = {post.post_id for post in taken}
             plainly_close = [
                 post
-                for post in self._pending_since(since)
+                for post in waiting
                 if post.post_id not in fitted
                 and float(post.embedding @ cluster.centroid) >= cluster.surge_attach
             ]

@@ -237,17 +237,9 @@ def surge_join_similarity(
     there, i.e. mostly the incident itself. The loosest level that passes is used; where everyday
     complaints of the same kind are dense, none passes and the incident keeps the hot threshold.
     """
-    levels = sorted(level for level in clustering.surge_join_levels if level < clustering.hot_join_similarity)
-    if not levels:
-        return clustering.hot_join_similarity
-    window_start = now - policy.window_minutes * 60
-    direction = cluster.recent_mean
-    observed = history.count_matching_levels(direction, levels, window_start, now + 1)
-    usual = usual_counts(direction, levels, window_start, now, history, policy)
-    for level, seen, baseline in zip(levels, observed, usual, strict=True):
-        if seen >= policy.min_distinct_authors and seen >= policy.min_rate_ratio * baseline.expected:
-            return level
-    return clustering.hot_join_similarity
+    levels = [level for level in clustering.surge_join_levels if level < clustering.hot_join_similarity]
+    level = _loosest_level_mostly_the_surge(cluster.recent_mean, levels, now, history, policy, centred=True)
+    return clustering.hot_join_similarity if level is None else level
 
 
 def surge_attach_similarity(
@@ -266,14 +258,29 @@ def surge_attach_similarity(
     embeddings are close to it. Whether plain closeness is safe is tested like a surge join level: the
     window's complaints that close must be at least ``min_rate_ratio`` times what an ordinary day holds
     there. Such reports are only attached: they are reported with the incident but do not count."""
-    levels = sorted(clustering.surge_attach_levels)
-    if not levels:
+    return _loosest_level_mostly_the_surge(
+        cluster.centroid, clustering.surge_attach_levels, now, history, policy, centred=False
+    )
+
+
+def _loosest_level_mostly_the_surge(
+    direction: np.ndarray,
+    levels: Sequence[float],
+    now: float,
+    history: ComplaintHistory,
+    policy: PolicySettings,
+    centred: bool,
+) -> float | None:
+    """The loosest of ``levels`` at which the trailing window's complaints that close to ``direction``
+    are at least ``min_rate_ratio`` times (and ``min_distinct_authors``) what an ordinary day holds
+    there, i.e. mostly the surge itself; None where none is."""
+    ordered = sorted(levels)
+    if not ordered:
         return None
     window_start = now - policy.window_minutes * 60
-    direction = cluster.centroid
-    observed = history.count_matching_levels(direction, levels, window_start, now + 1, centred=False)
-    usual = usual_counts(direction, levels, window_start, now, history, policy, centred=False)
-    for level, seen, baseline in zip(levels, observed, usual, strict=True):
+    observed = history.count_matching_levels(direction, ordered, window_start, now + 1, centred=centred)
+    usual = usual_counts(direction, ordered, window_start, now, history, policy, centred=centred)
+    for level, seen, baseline in zip(ordered, observed, usual, strict=True):
         if seen >= policy.min_distinct_authors and seen >= policy.min_rate_ratio * baseline.expected:
             return level
     return None
