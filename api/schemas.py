@@ -90,6 +90,14 @@ class PostOut(Schema):
     label: str | None = Field(description="The latest label a person gave: problem, not_problem or category.")
     label_category: str | None
     shares: int | None
+    counted: bool | None = Field(
+        default=None,
+        description=(
+            "Whether the post counts towards its cluster's distinct authors and paging. False: the "
+            "cluster only lists it (taken in while the cluster surged, at a looser level than its own "
+            "members). Null: the post is in no cluster."
+        ),
+    )
 
 
 class RankedCauseOut(Schema):
@@ -143,6 +151,12 @@ class ClusterDetailOut(BaseModel):
     series: SeriesOut
     representative: PostOut | None
     samples: Paged[PostOut]
+    listed_only_posts: int = Field(
+        description=(
+            "How many of its posts the cluster lists without counting them towards paging (samples "
+            "with counted false)."
+        )
+    )
     escalation: EscalationOut | None
     actions: list[ActionOut]
 

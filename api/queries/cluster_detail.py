@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.queries.clusters import (
@@ -41,6 +41,8 @@ class ClusterDetail:
     representative: PostView | None
     samples: list[PostView]
     sample_total: int
+    #: posts it lists without counting them (taken in while it surged, at a looser level)
+    listed_only: int
     series: Series
     escalation: EscalationView | None
     changes_nearby: list[ChangeBrief]
@@ -156,6 +158,12 @@ def cluster_detail(
         representative=representative,
         samples=samples,
         sample_total=sample_total,
+        listed_only=session.scalar(
+            select(func.count())
+            .select_from(ClusterMemberRow)
+            .where(ClusterMemberRow.cluster_id == row.id, ClusterMemberRow.counted.is_(False))
+        )
+        or 0,
         series=_series(session, row.id, onset, last, _first_cause_time(escalation)),
         escalation=escalation,
         changes_nearby=changes,

@@ -33,6 +33,9 @@ class PostView:
     label_category: str | None
     shares: int | None
     meta: dict[str, Any]
+    #: False when its cluster only lists it: taken in while the cluster surged, at a looser level
+    #: than its own members, so it never counted towards paging; None outside any cluster
+    counted: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +61,9 @@ def shares_of(meta: dict[str, Any]) -> int | None:
     return total
 
 
-def _base(tenant: str) -> Select[PostRow, AnalysisRow, str]:
+def _base(tenant: str) -> Select[PostRow, AnalysisRow, str, bool]:
     return (
-        select(PostRow, AnalysisRow, ClusterRow.key)
+        select(PostRow, AnalysisRow, ClusterRow.key, ClusterMemberRow.counted)
         .outerjoin(AnalysisRow, AnalysisRow.post_id == PostRow.id)
         .outerjoin(ClusterMemberRow, ClusterMemberRow.post_id == PostRow.id)
         .outerjoin(ClusterRow, ClusterRow.id == ClusterMemberRow.cluster_id)
@@ -69,8 +72,8 @@ def _base(tenant: str) -> Select[PostRow, AnalysisRow, str]:
 
 
 def _filtered(
-    statement: Select[PostRow, AnalysisRow, str], filters: PostFilter
-) -> Select[PostRow, AnalysisRow, str]:
+    statement: Select[PostRow, AnalysisRow, str, bool], filters: PostFilter
+) -> Select[PostRow, AnalysisRow, str, bool]:
     if filters.cluster_key:
         statement = statement.where(ClusterRow.key == filters.cluster_key)
     if filters.source:
@@ -100,9 +103,9 @@ def latest_labels(session: Session, tenant: str, post_ids: list[int]) -> dict[in
 
 
 def _views(session: Session, tenant: str, rows: list[Any]) -> list[PostView]:
-    labels = latest_labels(session, tenant, [post.id for post, _, _ in rows])
+    labels = latest_labels(session, tenant, [post.id for post, *_ in rows])
     views = []
-    for post, analysis, cluster_key in rows:
+    for post, analysis, cluster_key, counted in rows:
         label = labels.get(post.id)
         views.append(
             PostView(
@@ -123,6 +126,7 @@ def _views(session: Session, tenant: str, rows: list[Any]) -> list[PostView]:
                 label_category=label.category if label else None,
                 shares=shares_of(post.meta),
                 meta=dict(post.meta),
+                counted=counted if cluster_key is not None else None,
             )
         )
     return views

@@ -78,6 +78,7 @@ def get_cluster(
         },
         "representative": detail.representative,
         "samples": paged(detail.samples, detail.sample_total, paging.limit, paging.offset),
+        "listed_only_posts": detail.listed_only,
         "escalation": detail.escalation,
         "actions": detail.actions,
     }

@@ -83,11 +83,11 @@ class Stream:
         """Stored clusters by key, with their members; labels left out (see the module docstring of
         ``triage.runners.continued_triage``: a cluster keeps the label it was stored with)."""
         with transaction(self.sessions) as session:
-            members: dict[int, set[int]] = {}
-            for cluster_id, post_id in session.execute(
-                select(ClusterMemberRow.cluster_id, ClusterMemberRow.post_id)
+            members: dict[int, set[tuple[int, bool]]] = {}
+            for cluster_id, post_id, counted in session.execute(
+                select(ClusterMemberRow.cluster_id, ClusterMemberRow.post_id, ClusterMemberRow.counted)
             ):
-                members.setdefault(cluster_id, set()).add(post_id)
+                members.setdefault(cluster_id, set()).add((post_id, counted))
             return {
                 row.key: (
                     row.state,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -129,6 +131,9 @@ class ClusterMemberRow(Base):
     cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     joined_at: Mapped[datetime]
+    #: False for a report a surging incident lists but never counted towards paging (taken in only
+    #: at a surge's looser level)
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class EscalationRow(Base):

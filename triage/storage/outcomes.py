@@ -23,7 +23,8 @@ from triage.events import from_epoch
 from triage.storage.models import ClusterMemberRow, ClusterRow, EscalationRow, TriageStateMarkRow
 
 #: what a stored cluster row depends on; a cluster whose print is unchanged need not be rewritten
-ClusterPrint = tuple[int, str, str | None, float, float, int]
+#: (the last figure: how many members it lists without counting them)
+ClusterPrint = tuple[int, str, str | None, float, float, int, int]
 _IN_CHUNK = 500
 
 
@@ -68,6 +69,7 @@ def cluster_prints(engine: TriageEngine) -> dict[str, ClusterPrint]:
             cluster.first_post_at,
             cluster.last_post_at,
             cluster.distinct_authors,
+            len(cluster.attached),
         )
         for key, cluster in engine.book.clusters.items()
         if cluster.members
@@ -112,7 +114,12 @@ def _add_clusters(session: Session, tenant: str, engine: TriageEngine, clusters:
         session.flush()
         if cluster.merged_into is None:
             member_rows.extend(
-                {"cluster_id": row.id, "post_id": member.post_id, "joined_at": from_epoch(member.time)}
+                {
+                    "cluster_id": row.id,
+                    "post_id": member.post_id,
+                    "joined_at": from_epoch(member.time),
+                    "counted": member.post_id not in cluster.attached,
+                }
                 for member in cluster.members
             )
     if member_rows:
