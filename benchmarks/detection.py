@@ -37,6 +37,12 @@ from benchmarks._cluster_recall import (  # noqa: E402
     flagged_external_ids,
     incident_post_fates,
 )
+from benchmarks._escalation_company import (  # noqa: E402
+    PHASES,
+    EscalationCompany,
+    escalation_company,
+    post_times,
+)
 from benchmarks._perfect_cluster import PerfectClusterTrigger, stored_triggers  # noqa: E402
 from benchmarks._shared import naive_baseline_report, require_shared, score  # noqa: E402
 
@@ -132,6 +138,7 @@ def main() -> None:
     summary: dict[str, dict[str, Any]] = {}
     rows: list[list[str]] = []
     fates: dict[str, IncidentPostFates] = {}
+    company: dict[str, EscalationCompany] = {}
     earliness: dict[str, tuple[dict[str, Any], list[PerfectClusterTrigger]]] = {}
     for scenario in scenarios:
         truth = scenario.with_suffix(".truth.json")
@@ -144,11 +151,18 @@ def main() -> None:
         fates[scenario.stem] = incident_post_fates(
             json.loads(truth.read_text()), json.loads(product_report.read_text()), run.flagged
         )
+        company[scenario.stem] = escalation_company(
+            json.loads(truth.read_text()), json.loads(product_report.read_text()), post_times(scenario)
+        )
         earliness[scenario.stem] = (product, run.perfect)
         summary[scenario.stem] = {
             "product": product,
             "naive": naive,
             "incident_posts": fates[scenario.stem].counts,
+            "escalated_posts": {
+                "incident": company[scenario.stem].incident_posts,
+                **company[scenario.stem].others,
+            },
             "perfect_cluster_authors_by_trigger": {
                 trigger.incident: trigger.authors_by_trigger for trigger in run.perfect
             },
@@ -157,6 +171,7 @@ def main() -> None:
         rows.append(["", "naive"] + [render(naive) for _, render in COLUMNS])
         _print_table(rows)
     _print_fates(fates)
+    _print_company(company)
     _print_earliness(earliness)
     (out / "detection-summary.json").write_text(json.dumps(summary, indent=1))
     print(f"\nreports and summary in {out}")
@@ -171,6 +186,19 @@ def _print_fates(fates: dict[str, IncidentPostFates]) -> None:
         for name, fate in fates.items()
     ]
     _print_aligned(["scenario", "posts", *FATES], rows)
+
+
+def _print_company(company: dict[str, EscalationCompany]) -> None:
+    """What else escalations list (see benchmarks/_escalation_company.py): B-cubed does not see it."""
+    print("\nposts listed with the product's escalations: the incidents' own, and everyday posts")
+    print("posted before the onset, during the incident and after its end")
+    rows = [
+        [name, str(item.incident_posts)]
+        + [str(item.others.get(phase, 0)) for phase in PHASES]
+        + [f"{100 * item.incident_share:.0f} %"]
+        for name, item in company.items()
+    ]
+    _print_aligned(["scenario", "incident", *PHASES, "incident share"], rows)
 
 
 def _print_earliness(earliness: dict[str, tuple[dict[str, Any], list[PerfectClusterTrigger]]]) -> None:
