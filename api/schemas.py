@@ -93,9 +93,9 @@ class PostOut(Schema):
     counted: bool | None = Field(
         default=None,
         description=(
-            "Whether the post counts towards its cluster's distinct authors and paging. False: the "
-            "cluster only lists it (taken in while the cluster surged, at a looser level than its own "
-            "members). Null: the post is in no cluster."
+            "Whether the post counts in the windows detection tests for its cluster (whether it pages, "
+            "and when it calms). False: the cluster only lists it (taken in while the cluster surged, "
+            "at a looser level than its own members). Null: the post is in no cluster."
         ),
     )
 
