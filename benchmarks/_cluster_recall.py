@@ -4,6 +4,8 @@ The scorer counts only incident posts, so a B-cubed F1 under 0.90 is either inci
 cluster (precision) or incident posts outside their incident's cluster (recall). Splitting the second by
 cause says which stage to improve: a post the classifier did not flag never reaches clustering; a flagged
 one that joined nothing was too unlike its incident's cluster; one in another cluster was taken elsewhere.
+``classifier_ceiling`` is the B-cubed F1 a perfect clustering of the flagged posts would reach, so a
+shortfall against the target splits into the classifier's part and clustering's.
 """
 
 from __future__ import annotations
@@ -51,6 +53,23 @@ def incident_post_fates(
             else:
                 counts["flagged_unclustered" if post in flagged else "not_flagged"] += 1
     return IncidentPostFates(dict(counts))
+
+
+def classifier_ceiling(truth: dict[str, Any], flagged: set[str]) -> float | None:
+    """B-cubed F1 (the scorer's, over incident posts) if every flagged incident post sat in its own
+    incident's cluster with nothing else: the best clustering can do, since an unflagged post never
+    reaches it and counts as a singleton. None without incident posts."""
+    total = sum(len(incident["posts"]) for incident in truth["incidents"])
+    if not total:
+        return None
+    recall = 0.0
+    for incident in truth["incidents"]:
+        size = len(incident["posts"])
+        caught = sum(1 for post in incident["posts"] if post in flagged)
+        # each flagged post finds the other flagged ones; each unflagged one only itself
+        recall += caught * caught / size + (size - caught) / size
+    recall /= total
+    return 2 * recall / (1 + recall)
 
 
 def flagged_external_ids(database_url: str, tenant: str, threshold: float) -> set[str]:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._cluster_recall import (  # noqa: E402
     FATES,
     IncidentPostFates,
+    classifier_ceiling,
     flagged_external_ids,
     incident_post_fates,
 )
@@ -138,6 +139,7 @@ def main() -> None:
     summary: dict[str, dict[str, Any]] = {}
     rows: list[list[str]] = []
     fates: dict[str, IncidentPostFates] = {}
+    ceilings: dict[str, float | None] = {}
     company: dict[str, EscalationCompany] = {}
     earliness: dict[str, tuple[dict[str, Any], list[PerfectClusterTrigger]]] = {}
     for scenario in scenarios:
@@ -151,6 +153,7 @@ def main() -> None:
         fates[scenario.stem] = incident_post_fates(
             json.loads(truth.read_text()), json.loads(product_report.read_text()), run.flagged
         )
+        ceilings[scenario.stem] = classifier_ceiling(json.loads(truth.read_text()), run.flagged)
         company[scenario.stem] = escalation_company(
             json.loads(truth.read_text()), json.loads(product_report.read_text()), post_times(scenario)
         )
@@ -159,6 +162,7 @@ def main() -> None:
             "product": product,
             "naive": naive,
             "incident_posts": fates[scenario.stem].counts,
+            "bcubed_ceiling_of_classifier": ceilings[scenario.stem],
             "escalated_posts": {
                 "incident": company[scenario.stem].incident_posts,
                 **company[scenario.stem].others,
@@ -170,22 +174,26 @@ def main() -> None:
         rows.append([scenario.stem, "product"] + [render(product) for _, render in COLUMNS])
         rows.append(["", "naive"] + [render(naive) for _, render in COLUMNS])
         _print_table(rows)
-    _print_fates(fates)
+    _print_fates(fates, ceilings)
     _print_company(company)
     _print_earliness(earliness)
     (out / "detection-summary.json").write_text(json.dumps(summary, indent=1))
     print(f"\nreports and summary in {out}")
 
 
-def _print_fates(fates: dict[str, IncidentPostFates]) -> None:
-    """Where B-cubed recall goes: incident posts by fate (see benchmarks/_cluster_recall.py)."""
+def _print_fates(fates: dict[str, IncidentPostFates], ceilings: dict[str, float | None]) -> None:
+    """Where B-cubed recall goes: incident posts by fate, and the B-cubed F1 a perfect clustering of
+    the flagged posts would reach (see benchmarks/_cluster_recall.py)."""
     print("\nincident posts (product): share in their incident's main cluster, in another cluster,")
-    print("flagged as problems but in no cluster, not flagged by the classifier")
+    print("flagged as problems but in no cluster, not flagged by the classifier; B3 F1 of a perfect")
+    print("clustering of the flagged posts (the classifier's ceiling)")
     rows = [
-        [name, str(fate.total)] + [f"{100 * fate.share(kind):.0f} %" for kind in FATES]
+        [name, str(fate.total)]
+        + [f"{100 * fate.share(kind):.0f} %" for kind in FATES]
+        + [_num(ceilings.get(name))]
         for name, fate in fates.items()
     ]
-    _print_aligned(["scenario", "posts", *FATES], rows)
+    _print_aligned(["scenario", "posts", *FATES, "B3 ceiling"], rows)
 
 
 def _print_company(company: dict[str, EscalationCompany]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from benchmarks._cluster_recall import flagged_external_ids, incident_post_fates
+from benchmarks._cluster_recall import classifier_ceiling, flagged_external_ids, incident_post_fates
 from triage.storage.database import create_db_engine, migrate, session_factory, transaction
 from triage.storage.models import AnalysisRow, PostRow
 
@@ -62,3 +62,14 @@ def test_flagged_ids_are_the_tenants_posts_at_or_above_the_threshold(tmp_path: P
             )
     engine.dispose()
     assert flagged_external_ids(url, "t", 0.5) == {"hit"}
+
+
+def test_the_classifier_ceiling_is_perfect_clustering_of_the_flagged_posts() -> None:
+    truth = {"incidents": [{"posts": ["a1", "a2", "a3", "a4"]}, {"posts": ["b1", "b2"]}]}
+    # every post flagged: a perfect clustering is B-cubed 1
+    assert classifier_ceiling(truth, {"a1", "a2", "a3", "a4", "b1", "b2"}) == 1.0
+    # a4 unflagged: a1-a3 each find 3 of 4, a4 only itself; b's posts all of b
+    recall = (3 * 3 / 4 + 1 / 4 + 2) / 6
+    ceiling = classifier_ceiling(truth, {"a1", "a2", "a3", "b1", "b2"})
+    assert ceiling is not None and abs(ceiling - 2 * recall / (1 + recall)) < 1e-12
+    assert classifier_ceiling({"incidents": []}, set()) is None

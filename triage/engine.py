@@ -129,6 +129,10 @@ class TriageEngine:
         """Periodic pass: merges, lifecycle, signal updates and resolutions."""
         self.history.forget_before(now - self.settings.policy.baseline_hours * 3600)
         for survivor, absorbed in self.book.find_merges(lambda cluster: self._is_bursting(cluster, now)):
+            pair = self._incident_takes_the_burst(survivor, absorbed, now)
+            if pair is None:
+                continue
+            survivor, absorbed = pair
             self.book.merge(survivor, absorbed)
             self._merge_signals(survivor, absorbed, now)
             # two halves of one problem may page together where neither did alone
@@ -142,8 +146,37 @@ class TriageEngine:
             signal = self.signals[self.signal_of_cluster[key]]
             if signal.state == "open":
                 cluster = self.book.clusters[key]
-                self._gather_burst(cluster, signal.service, signal.onset, now)
+                if cluster.is_surging:
+                    # once calm, what resembles the incident is mostly everyday complaints (it is back
+                    # under min_rate_ratio times their number): it takes only the reports that join it
+                    # on their own, which is also how a second wave un-calms it
+                    self._gather_burst(cluster, signal.service, signal.onset, now)
                 self._refresh_signal(cluster, signal, now)
+
+    def _incident_takes_the_burst(
+        self, survivor: Cluster, absorbed: Cluster, now: float
+    ) -> tuple[Cluster, Cluster] | None:
+        """(survivor, absorbed) of a merge between an incident and an everyday cluster, None for no merge.
+
+        The incident survives and takes only what the other gathered since its burst began (as it would
+        have at its own trigger, see ``_detach_burst``); the other's older reports stay an everyday
+        cluster of their own, apart for good. Otherwise an incident that merges with a long-lived
+        cluster of the same kind of complaint would list that cluster's whole day as its own."""
+        incident, other = (survivor, absorbed) if survivor.escalated else (absorbed, survivor)
+        if not incident.escalated or other.escalated:
+            return survivor, absorbed
+        signal_key = self.signal_of_cluster.get(incident.key)
+        if signal_key is None:
+            return survivor, absorbed
+        signal = self.signals[signal_key]
+        since = min(signal.onset, signal.first_triggered_at - self.settings.policy.window_minutes * 60)
+        recent = [member for member in other.members if member.time >= since]
+        older = [member for member in other.members if member.time < since]
+        if not recent:
+            return None
+        if not older:
+            return incident, other
+        return incident, self.book.split(other, older, recent, now)
 
     def _is_bursting(self, cluster: Cluster, now: float) -> bool:
         """Whether a cluster's window is surprising at the lenient level clusters are born at (laxer by the
