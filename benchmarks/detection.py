@@ -150,13 +150,10 @@ def main() -> None:
         run = run_product(scenario, product_report, db_dir, args.backend, args.model)
         naive_baseline_report(scenario, naive_report)
         product, naive = score(truth, product_report), score(truth, naive_report)
-        fates[scenario.stem] = incident_post_fates(
-            json.loads(truth.read_text()), json.loads(product_report.read_text()), run.flagged
-        )
-        ceilings[scenario.stem] = classifier_ceiling(json.loads(truth.read_text()), run.flagged)
-        company[scenario.stem] = escalation_company(
-            json.loads(truth.read_text()), json.loads(product_report.read_text()), post_times(scenario)
-        )
+        truth_data, report_data = json.loads(truth.read_text()), json.loads(product_report.read_text())
+        fates[scenario.stem] = incident_post_fates(truth_data, report_data, run.flagged)
+        ceilings[scenario.stem] = classifier_ceiling(truth_data, run.flagged)
+        company[scenario.stem] = escalation_company(truth_data, report_data, post_times(scenario))
         earliness[scenario.stem] = (product, run.perfect)
         summary[scenario.stem] = {
             "product": product,
